@@ -1,0 +1,1 @@
+//! newsflow's Kafka stage runner.
