@@ -1,0 +1,15 @@
+//! newsflow's pure domain: event types, the synchronous stage interface, typed errors, decoding
+//! and ids. No Kafka, no async runtime, no I/O: every stage here runs the same inside the Kafka
+//! runner (`newsflow-runtime`) and inside the embedded pipeline (`newsflow run`).
+
+pub mod dead_letter;
+pub mod decode;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod stage;
+pub mod topics;
+
+pub use error::{ErrorKind, Rejection, StageError};
+pub use event::{Event, EventKind, RawEvent};
+pub use stage::{Chain, Emit, Route, Stage, StageContext};
