@@ -66,7 +66,10 @@ impl DeadLetterLine {
     ) -> Self {
         let (original, original_base64) = match std::str::from_utf8(original) {
             Ok(text) => (Some(text.to_owned()), None),
-            Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(original))),
+            Err(_) => (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(original)),
+            ),
         };
         Self {
             input,
@@ -86,11 +89,28 @@ mod tests {
 
     #[test]
     fn text_stays_text_and_bytes_become_base64() {
-        let input = InputRef { path: "-".into(), line: Some(2) };
-        let text = DeadLetterLine::new(input.clone(), None, "decode", ErrorKind::MalformedJson, "x".into(), b"{oops");
+        let input = InputRef {
+            path: "-".into(),
+            line: Some(2),
+        };
+        let text = DeadLetterLine::new(
+            input.clone(),
+            None,
+            "decode",
+            ErrorKind::MalformedJson,
+            "x".into(),
+            b"{oops",
+        );
         assert_eq!(text.original.as_deref(), Some("{oops"));
         assert_eq!(text.original_base64, None);
-        let bytes = DeadLetterLine::new(input, None, "decode", ErrorKind::InvalidUtf8, "x".into(), b"\xff\xfe");
+        let bytes = DeadLetterLine::new(
+            input,
+            None,
+            "decode",
+            ErrorKind::InvalidUtf8,
+            "x".into(),
+            b"\xff\xfe",
+        );
         assert_eq!(bytes.original, None);
         assert_eq!(bytes.original_base64.as_deref(), Some("//4="));
     }

@@ -42,7 +42,9 @@ pub fn decode_bytes(bytes: &[u8], declared_charset: Option<&str>) -> DecodedText
             had_errors,
         };
     }
-    if let Some(encoding) = declared_charset.and_then(|label| Encoding::for_label(label.trim().as_bytes())) {
+    if let Some(encoding) =
+        declared_charset.and_then(|label| Encoding::for_label(label.trim().as_bytes()))
+    {
         let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
         if !had_errors {
             return DecodedText {
@@ -65,11 +67,12 @@ pub fn decode_bytes(bytes: &[u8], declared_charset: Option<&str>) -> DecodedText
     // UTF-8 was ruled out above; a detector that still says UTF-8 has too little to go on, and
     // so has one that picked a single-byte encoding from a handful of non-ASCII bytes.
     let non_ascii = bytes.iter().filter(|b| !b.is_ascii()).count();
-    let encoding = if guess == UTF_8 || (guess.is_single_byte() && non_ascii < MIN_DETECTION_EVIDENCE) {
-        WINDOWS_1252
-    } else {
-        guess
-    };
+    let encoding =
+        if guess == UTF_8 || (guess.is_single_byte() && non_ascii < MIN_DETECTION_EVIDENCE) {
+            WINDOWS_1252
+        } else {
+            guess
+        };
     let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
     DecodedText {
         text: text.into_owned(),
@@ -100,11 +103,17 @@ impl DecodeStage {
     }
 
     /// Decodes one raw event and stamps it with `ingested_at`.
-    pub fn decode(&self, mut raw: RawEvent, ingested_at: DateTime<Utc>) -> Result<RawEvent, Rejection> {
+    pub fn decode(
+        &self,
+        mut raw: RawEvent,
+        ingested_at: DateTime<Utc>,
+    ) -> Result<RawEvent, Rejection> {
         if let ContentType::Other(other) = &raw.content_type {
             return Err(Rejection::new(
                 ErrorKind::UnknownContentType,
-                format!("content_type {other:?} is not one of text/plain, text/html, application/json"),
+                format!(
+                    "content_type {other:?} is not one of text/plain, text/html, application/json"
+                ),
             ));
         }
         let text = match (raw.content.take(), raw.content_base64.take()) {
@@ -130,7 +139,10 @@ impl DecodeStage {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(encoded.trim())
                     .map_err(|err| {
-                        Rejection::new(ErrorKind::UndecodableContent, format!("content_base64 is not base64: {err}"))
+                        Rejection::new(
+                            ErrorKind::UndecodableContent,
+                            format!("content_base64 is not base64: {err}"),
+                        )
                     })?;
                 self.check_size(bytes.len())?;
                 decode_bytes(&bytes, raw.charset.as_deref()).text
@@ -149,7 +161,10 @@ impl DecodeStage {
         if len > self.max_content_bytes {
             return Err(Rejection::new(
                 ErrorKind::TooLarge,
-                format!("the page has {len} bytes, over the limit of {}", self.max_content_bytes),
+                format!(
+                    "the page has {len} bytes, over the limit of {}",
+                    self.max_content_bytes
+                ),
             ));
         }
         Ok(())
@@ -199,7 +214,9 @@ mod tests {
     }
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().to_utc()
+        DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .to_utc()
     }
 
     #[test]
@@ -250,7 +267,10 @@ mod tests {
         assert_eq!(kind(raw(None, None)), ErrorKind::MissingField);
         assert_eq!(kind(raw(Some("a"), Some("YQ=="))), ErrorKind::InvalidField);
         assert_eq!(kind(raw(None, Some("***"))), ErrorKind::UndecodableContent);
-        assert_eq!(kind(raw(Some("seventeen bytes!!"), None)), ErrorKind::TooLarge);
+        assert_eq!(
+            kind(raw(Some("seventeen bytes!!"), None)),
+            ErrorKind::TooLarge
+        );
         let mut html = raw(Some("x"), None);
         html.content_type = ContentType::Other("image/png".into());
         assert_eq!(kind(html), ErrorKind::UnknownContentType);
@@ -258,14 +278,25 @@ mod tests {
 
     #[test]
     fn ingested_at_is_the_record_time_else_the_events_own_else_now() {
-        let earlier = DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z").unwrap().to_utc();
-        let record = DateTime::parse_from_rfc3339("2024-05-05T00:00:00Z").unwrap().to_utc();
+        let earlier = DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let record = DateTime::parse_from_rfc3339("2024-05-05T00:00:00Z")
+            .unwrap()
+            .to_utc();
         let ingested = |carried: Option<DateTime<Utc>>, record_time| {
             let mut event = raw(Some("text"), None);
             event.ingested_at = carried;
-            let ctx = StageContext { now: now(), record_time };
-            let out = DecodeStage::default().process(Event::Raw(event), &ctx).unwrap();
-            let Event::Raw(raw) = &out[0].event else { panic!("not raw") };
+            let ctx = StageContext {
+                now: now(),
+                record_time,
+            };
+            let out = DecodeStage::default()
+                .process(Event::Raw(event), &ctx)
+                .unwrap();
+            let Event::Raw(raw) = &out[0].event else {
+                panic!("not raw")
+            };
             raw.ingested_at
         };
         assert_eq!(ingested(Some(earlier), Some(record)), Some(record));

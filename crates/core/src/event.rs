@@ -373,7 +373,10 @@ impl Event {
 /// Parses JSON bytes into `T`, turning serde's errors into the closed list of reasons.
 pub fn parse_json<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Rejection> {
     if payload.iter().all(u8::is_ascii_whitespace) {
-        return Err(Rejection::new(ErrorKind::EmptyContent, "the payload is empty"));
+        return Err(Rejection::new(
+            ErrorKind::EmptyContent,
+            "the payload is empty",
+        ));
     }
     if let Err(err) = std::str::from_utf8(payload) {
         return Err(Rejection::new(
@@ -442,8 +445,10 @@ mod tests {
     use super::*;
 
     fn raw_json(extra: &str) -> Vec<u8> {
-        format!(r#"{{"id":"a1","source":"wire","content_type":"text/plain","content":"Hello."{extra}}}"#)
-            .into_bytes()
+        format!(
+            r#"{{"id":"a1","source":"wire","content_type":"text/plain","content":"Hello."{extra}}}"#
+        )
+        .into_bytes()
     }
 
     #[test]
@@ -493,7 +498,10 @@ mod tests {
         assert_eq!(reason(b"{\"id\":"), ErrorKind::MalformedJson);
         assert_eq!(reason(b"not json"), ErrorKind::MalformedJson);
         assert_eq!(reason(b"{\"id\":\"\xff\"}"), ErrorKind::InvalidUtf8);
-        assert_eq!(reason(br#"{"source":"s","content_type":"text/plain"}"#), ErrorKind::MissingField);
+        assert_eq!(
+            reason(br#"{"source":"s","content_type":"text/plain"}"#),
+            ErrorKind::MissingField
+        );
         assert_eq!(
             reason(br#"{"id":7,"source":"s","content_type":"text/plain"}"#),
             ErrorKind::InvalidField
@@ -502,7 +510,8 @@ mod tests {
         let err = parse_json::<serde_json::Value>(nested.as_bytes()).unwrap_err();
         assert_eq!(err.kind, ErrorKind::TooDeeplyNested);
         // An unknown field is skipped without recursion, however deep it nests.
-        let extra = format!(r#"{{"id":"a","source":"s","content_type":"text/plain","x":{nested}}}"#);
+        let extra =
+            format!(r#"{{"id":"a","source":"s","content_type":"text/plain","x":{nested}}}"#);
         assert!(Event::from_json(EventKind::Raw, extra.as_bytes()).is_ok());
     }
 }

@@ -33,7 +33,11 @@ pub fn id_for_file(source: &str, relative_path: &str) -> String {
 
 /// The id of an article known by its URL (canonicalized first).
 pub fn id_for_url(source: &str, url: &str) -> String {
-    hash_id("url", source, &canonical_url(url).unwrap_or_else(|| url.trim().to_owned()))
+    hash_id(
+        "url",
+        source,
+        &canonical_url(url).unwrap_or_else(|| url.trim().to_owned()),
+    )
 }
 
 /// The id of an article known only by its content.
@@ -85,10 +89,14 @@ mod tests {
     #[test]
     fn canonical_urls_drop_tracking_and_fragments() {
         assert_eq!(
-            canonical_url("HTTPS://Example.COM:443/a/b?utm_source=x&id=7&fbclid=abc#top").as_deref(),
+            canonical_url("HTTPS://Example.COM:443/a/b?utm_source=x&id=7&fbclid=abc#top")
+                .as_deref(),
             Some("https://example.com/a/b?id=7")
         );
-        assert_eq!(canonical_url("https://example.com/?utm_medium=rss").as_deref(), Some("https://example.com/"));
+        assert_eq!(
+            canonical_url("https://example.com/?utm_medium=rss").as_deref(),
+            Some("https://example.com/")
+        );
         assert_eq!(canonical_url("not a url"), None);
         assert_eq!(canonical_url("ftp://example.com/file"), None);
     }

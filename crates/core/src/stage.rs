@@ -132,7 +132,9 @@ pub struct Chain {
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.stages.iter().map(|s| s.name())).finish()
+        f.debug_list()
+            .entries(self.stages.iter().map(|s| s.name()))
+            .finish()
     }
 }
 

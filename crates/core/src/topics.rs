@@ -88,7 +88,9 @@ pub fn is_valid_topic_id(topic_id: &str) -> bool {
         && topic_id.len() <= 200
         && !topic_id.starts_with('-')
         && !topic_id.ends_with('-')
-        && topic_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && topic_id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 #[cfg(test)]

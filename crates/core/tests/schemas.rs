@@ -1,6 +1,8 @@
 //! The contracts in `schemas/`: every example validates or fails as its name says (formats
 //! asserted), and the Rust types round-trip through the schemas.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
+
 use std::path::{Path, PathBuf};
 
 use newsflow_core::dead_letter::DeadLetterLine;
@@ -18,7 +20,11 @@ fn examples(stem: &str, validity: &str) -> Vec<PathBuf> {
         .map(|entry| entry.unwrap().path())
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no {validity} examples in {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no {validity} examples in {}",
+        dir.display()
+    );
     files
 }
 
@@ -50,7 +56,11 @@ fn every_schema_has_valid_and_invalid_examples_that_behave_as_named() {
                 .iter_errors(&read_json(&path))
                 .map(|e| format!("{e} at {}", e.instance_path()))
                 .collect();
-            assert!(errors.is_empty(), "{} should be valid: {errors:?}", path.display());
+            assert!(
+                errors.is_empty(),
+                "{} should be valid: {errors:?}",
+                path.display()
+            );
         }
         for path in examples(&stem, "invalid") {
             // `<keyword>.<what-is-wrong>.json`: the rule the example breaks comes first.

@@ -51,7 +51,11 @@ fn all_schemas() -> &'static Vec<(String, Value)> {
         let mut schemas = Vec::new();
         for entry in std::fs::read_dir(schemas_dir()).expect("schemas/ is readable") {
             let path = entry.expect("schemas/ entry").path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
             if name.ends_with(".schema.json") {
                 let text = std::fs::read_to_string(&path).expect("schema is readable");
                 let value: Value = serde_json::from_str(&text)

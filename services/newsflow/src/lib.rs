@@ -1,0 +1,6 @@
+//! The `newsflow` command line: the embedded pipeline (`run`), and the tools around the Kafka
+//! services. The binary is `src/main.rs`; the modules are a library so tests can reach them.
+
+pub mod cli;
+pub mod input;
+pub mod pipeline;
