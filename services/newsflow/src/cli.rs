@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES;
 
+use newsflow_runtime::config::{ClientArgs, ServiceArgs};
+
 use crate::input::{Input, ReadOptions};
 use crate::pipeline::RunOptions;
 
@@ -37,6 +39,162 @@ go to --dlq, or are summarised on stderr. Exit status: 0 when every input was re
 output written, 1 on an I/O failure (unreadable input, unwritable output), 2 on bad usage."
     )]
     Run(RunArgs),
+
+    /// Send INPUT files (same rules as `run`) to a Kafka topic as raw events.
+    #[command(
+        long_about = "Send INPUT files (same rules as `run`) to a Kafka topic as raw \
+events, keyed by article id, with CloudEvents headers and a new traceparent each.\n\n\
+--repeat N sends N articles per input: the input itself, then N-1 new stories with fresh ids \
+whose bodies are sentences drawn from several inputs by a per-repeat seed (plain-text inputs \
+only), so a deduplicator rightly treats them as different stories. --duplicate-ratio R adds a \
+true copy of an article, under a fresh id, with probability R. A summary with the throughput \
+goes to stderr."
+    )]
+    Produce(ProduceArgs),
+
+    /// Manage the Kafka topics of the pipeline.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+
+    /// The identity stage as a service: copy every event of one topic to another (the
+    /// runner's test subject and the Kafka I/O baseline).
+    Relay(RelayArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Create every topic of the architecture (idempotent: existing topics are kept as they are).
+    Create(TopicsCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopicsCreateArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// Put this before every topic name (e.g. `staging.`), so environments and tests share a
+    /// cluster without sharing topics.
+    #[arg(
+        long,
+        env = "NEWSFLOW_TOPIC_PREFIX",
+        default_value = "",
+        value_name = "PREFIX"
+    )]
+    pub prefix: String,
+
+    /// Partitions per topic.
+    #[arg(long, env = "NEWSFLOW_TOPIC_PARTITIONS", default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..))]
+    pub partitions: i32,
+
+    /// Replicas per partition.
+    #[arg(long, env = "NEWSFLOW_TOPIC_REPLICATION", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    pub replication_factor: i32,
+
+    /// The largest record a topic accepts (max.message.bytes); keep it above the normalizer's
+    /// page size limit (2 MiB) with room for base64 and headers.
+    #[arg(long, env = "NEWSFLOW_TOPIC_MAX_MESSAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_message_bytes: u64,
+
+    /// Also create the per-tag topic `news.topic.<ID>.v1` (repeatable).
+    #[arg(long = "tag-topic", env = "NEWSFLOW_TAG_TOPICS", value_delimiter = ',', value_name = "ID", value_parser = tag_id)]
+    pub tag_topics: Vec<String>,
+}
+
+fn tag_id(value: &str) -> Result<String, String> {
+    if newsflow_core::topics::is_valid_topic_id(value) {
+        Ok(value.to_owned())
+    } else {
+        Err("a topic id is lowercase letters, digits and hyphens (e.g. ukraine-war)".into())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Files, directories or `-` for stdin (JSON Lines); none: the shipped samples.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// The topic to send to.
+    #[arg(long, env = "NEWSFLOW_TOPIC", default_value = newsflow_core::topics::RAW, value_name = "TOPIC")]
+    pub topic: String,
+
+    /// The `source` of every article; default: each INPUT's own name.
+    #[arg(long, value_name = "NAME", env = "NEWSFLOW_SOURCE", value_parser = non_empty)]
+    pub source: Option<String>,
+
+    /// Records per second at most; default: as fast as the broker takes them.
+    #[arg(long, env = "NEWSFLOW_RATE", value_name = "N", value_parser = positive_rate)]
+    pub rate: Option<f64>,
+
+    /// Articles per input: the input, then N-1 new stories drawn from the inputs' sentences.
+    #[arg(long, env = "NEWSFLOW_REPEAT", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub repeat: u64,
+
+    /// Probability in 0..=1 that an article is followed by a true copy under a fresh id.
+    #[arg(long, env = "NEWSFLOW_DUPLICATE_RATIO", default_value_t = 0.0, value_parser = ratio)]
+    pub duplicate_ratio: f64,
+
+    /// Seed of the synthesized stories and copies (the same seed gives the same records).
+    #[arg(long, env = "NEWSFLOW_SEED", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Pages larger than this many bytes are skipped as `too_large`.
+    #[arg(long, value_name = "BYTES", env = "NEWSFLOW_MAX_CONTENT_BYTES", default_value_t = DEFAULT_MAX_CONTENT_BYTES)]
+    pub max_content_bytes: usize,
+}
+
+fn positive_rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err("must be a number above 0".into()),
+    }
+}
+
+fn ratio(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err("must be a number from 0 to 1".into()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+
+    /// Topic the relayed events go to.
+    #[arg(long, env = "NEWSFLOW_OUTPUT_TOPIC", value_name = "TOPIC")]
+    pub output_topic: String,
+
+    /// The kind of event on the input topic (records that are not such events are dead-lettered).
+    #[arg(long, env = "NEWSFLOW_EVENT_KIND", value_enum, default_value_t = EventKindArg::Raw)]
+    pub event_kind: EventKindArg,
+}
+
+/// An event kind on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventKindArg {
+    Raw,
+    Normalized,
+    Deduplicated,
+    DuplicateNotice,
+    Enriched,
+}
+
+impl From<EventKindArg> for newsflow_core::EventKind {
+    fn from(value: EventKindArg) -> Self {
+        use newsflow_core::EventKind as K;
+        match value {
+            EventKindArg::Raw => K::Raw,
+            EventKindArg::Normalized => K::Normalized,
+            EventKindArg::Deduplicated => K::Deduplicated,
+            EventKindArg::DuplicateNotice => K::DuplicateNotice,
+            EventKindArg::Enriched => K::Enriched,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +239,24 @@ pub fn inputs(args: &[String]) -> Vec<Input> {
     }
 }
 
+impl ProduceArgs {
+    pub fn options(&self) -> crate::produce::ProduceOptions {
+        crate::produce::ProduceOptions {
+            inputs: inputs(&self.inputs),
+            read: ReadOptions {
+                source: self.source.clone(),
+                max_content_bytes: self.max_content_bytes,
+            },
+            topic: self.topic.clone(),
+            client: self.client.clone(),
+            rate: self.rate,
+            repeat: self.repeat,
+            duplicate_ratio: self.duplicate_ratio,
+            seed: self.seed,
+        }
+    }
+}
+
 impl RunArgs {
     pub fn options(&self) -> RunOptions {
         RunOptions {
@@ -107,7 +283,12 @@ mod tests {
 
     #[test]
     fn every_flag_has_an_env_fallback() {
-        for sub in Cli::command().get_subcommands() {
+        let root = Cli::command();
+        let mut commands: Vec<&clap::Command> = root.get_subcommands().collect();
+        let nested: Vec<&clap::Command> =
+            commands.iter().flat_map(|c| c.get_subcommands()).collect();
+        commands.extend(nested);
+        for sub in commands {
             for arg in sub.get_arguments() {
                 if arg.is_positional() || ["help", "version"].contains(&arg.get_id().as_str()) {
                     continue;

@@ -1,6 +1,9 @@
 //! The `newsflow` command line: the embedded pipeline (`run`), and the tools around the Kafka
-//! services. The binary is `src/main.rs`; the modules are a library so tests can reach them.
+//! services (`produce`, `topics create`, `relay`). The binary is `src/main.rs`; the modules are
+//! a library so tests can reach them.
 
 pub mod cli;
 pub mod input;
 pub mod pipeline;
+pub mod produce;
+pub mod synth;

@@ -1,38 +1,134 @@
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser as _;
-use newsflow::cli::{Cli, Command};
-use newsflow::pipeline;
+use newsflow::cli::{
+    Cli, Command, ProduceArgs, RelayArgs, RunArgs, TopicsCommand, TopicsCreateArgs,
+};
+use newsflow::{pipeline, produce};
+use newsflow_core::stage::IdentityStage;
+use newsflow_runtime::topics::{TopicOutcome, TopicSettings, create_topics};
+use newsflow_runtime::{Runner, RunnerConfig, ServiceDefaults, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Run(args) => match pipeline::run(&args.options()) {
-            Ok(summary) => {
-                let read = &summary.read;
-                eprintln!(
-                    "newsflow run: {} files and {} lines read, {} articles written, {} rejected, \
+    let result = match cli.command {
+        Command::Run(args) => return run(&args),
+        Command::Produce(args) => block_on(produce_command(args)),
+        Command::Topics(TopicsCommand::Create(args)) => block_on(topics_create(args)),
+        Command::Relay(args) => relay(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("newsflow: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(future)
+}
+
+fn run(args: &RunArgs) -> ExitCode {
+    match pipeline::run(&args.options()) {
+        Ok(summary) => {
+            let read = &summary.read;
+            eprintln!(
+                "newsflow run: {} files and {} lines read, {} articles written, {} rejected, \
 {} files skipped (unknown extension), {} inputs unreadable",
-                    read.files,
-                    read.lines,
-                    summary.written,
-                    summary.rejected,
-                    read.skipped_files,
-                    read.failures.len()
-                );
-                for failure in &read.failures {
-                    eprintln!("newsflow run: cannot read {failure}");
-                }
-                if summary.succeeded() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
+                read.files,
+                read.lines,
+                summary.written,
+                summary.rejected,
+                read.skipped_files,
+                read.failures.len()
+            );
+            for failure in &read.failures {
+                eprintln!("newsflow run: cannot read {failure}");
             }
-            Err(err) => {
-                eprintln!("newsflow run: {err:#}");
+            if summary.succeeded() {
+                ExitCode::SUCCESS
+            } else {
                 ExitCode::FAILURE
             }
-        },
+        }
+        Err(err) => {
+            eprintln!("newsflow run: {err:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+async fn produce_command(args: ProduceArgs) -> anyhow::Result<()> {
+    let options = args.options();
+    let mut summary = produce::ProduceSummary::default();
+    let articles = produce::read_articles(&options, &mut summary);
+    for failure in &summary.read.failures {
+        eprintln!("newsflow produce: cannot read {failure}");
+    }
+    let unreadable = summary.read.failures.len();
+    let summary = produce::produce(&options, articles, summary).await?;
+    let seconds = summary.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "newsflow produce: {} records ({} articles, {} copies) to {}, {:.1} MB in {:.2} s: {:.0} records/s, {:.2} MB/s; {} inputs skipped",
+        summary.articles + summary.copies,
+        summary.articles,
+        summary.copies,
+        options.topic,
+        summary.bytes as f64 / 1e6,
+        seconds,
+        (summary.articles + summary.copies) as f64 / seconds,
+        summary.bytes as f64 / 1e6 / seconds,
+        summary.rejected
+    );
+    anyhow::ensure!(unreadable == 0, "{unreadable} inputs could not be read");
+    Ok(())
+}
+
+async fn topics_create(args: TopicsCreateArgs) -> anyhow::Result<()> {
+    let settings = TopicSettings {
+        prefix: args.prefix.clone(),
+        partitions: args.partitions,
+        replication: args.replication_factor,
+        max_message_bytes: args.max_message_bytes,
+        extra: args
+            .tag_topics
+            .iter()
+            .map(|id| newsflow_core::topics::tag_topic(id))
+            .collect(),
+    };
+    for (name, outcome) in create_topics(args.client.client_config(), &settings).await? {
+        match outcome {
+            TopicOutcome::Created => println!("created {name}"),
+            TopicOutcome::AlreadyExists => println!("exists  {name}"),
+        }
+    }
+    Ok(())
+}
+
+fn relay(args: RelayArgs) -> anyhow::Result<()> {
+    telemetry::init(args.service.log_format);
+    let defaults = ServiceDefaults {
+        service: "relay",
+        input_topic: newsflow_core::topics::RAW,
+    };
+    let config = RunnerConfig::new(&args.service, &defaults, Some(args.output_topic.clone()));
+    if args.service.check_config {
+        config.validate()?;
+        println!("{}", config.describe());
+        println!("# configuration is valid");
+        return Ok(());
+    }
+    config.validate()?;
+    let stage = IdentityStage::new(args.event_kind.into());
+    block_on(async move {
+        let shutdown = newsflow_runtime::shutdown_on_signals()?;
+        Runner::new(config, stage)?.run(shutdown).await
+    })
 }

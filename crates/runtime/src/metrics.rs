@@ -1,0 +1,168 @@
+//! The runner's Prometheus metrics. Names carry the `newsflow_` prefix and their unit; labels
+//! are low-cardinality (`stage` is the service, `output` one of a fixed set, `error_kind` the
+//! closed list).
+
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Every metric the runner updates.
+#[derive(Debug, Clone)]
+pub struct RunnerMetrics {
+    pub registry: Registry,
+    /// Records read from the input topic.
+    pub consumed: IntCounterVec,
+    /// Records acknowledged by the broker, by output (`primary`, `duplicates`, `topic`, `dlq`).
+    pub produced: IntCounterVec,
+    /// Inputs sent to the dead-letter topic, by reason.
+    pub dead_letters: IntCounterVec,
+    /// Retries of transient stage or delivery errors.
+    pub retries: IntCounterVec,
+    /// Time a stage spends on one input.
+    pub stage_seconds: HistogramVec,
+    /// From reading an input to the broker acknowledging all its outputs.
+    pub end_to_end_seconds: HistogramVec,
+    /// Inputs read but not yet acknowledged.
+    pub in_flight: IntGauge,
+    /// Partitions of the input topic assigned to this instance.
+    pub assigned_partitions: IntGauge,
+    /// 1 when `/readyz` says ready.
+    pub ready: IntGauge,
+    /// Constant 1 with the version and service as labels.
+    pub build_info: IntGaugeVec,
+}
+
+impl RunnerMetrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let consumed = IntCounterVec::new(
+            Opts::new(
+                "newsflow_input_records_total",
+                "Records read from the input topic.",
+            ),
+            &["stage"],
+        )
+        .expect("valid metric");
+        let produced = IntCounterVec::new(
+            Opts::new(
+                "newsflow_output_records_total",
+                "Records the broker acknowledged, by output (primary, duplicates, topic, dlq).",
+            ),
+            &["stage", "output"],
+        )
+        .expect("valid metric");
+        let dead_letters = IntCounterVec::new(
+            Opts::new(
+                "newsflow_dead_letters_total",
+                "Inputs sent to the dead-letter topic, by error kind.",
+            ),
+            &["stage", "error_kind"],
+        )
+        .expect("valid metric");
+        let retries = IntCounterVec::new(
+            Opts::new(
+                "newsflow_retries_total",
+                "Retries of transient errors, by what failed (stage, delivery).",
+            ),
+            &["stage", "what"],
+        )
+        .expect("valid metric");
+        let stage_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "newsflow_stage_duration_seconds",
+                "Time the stage spends on one input.",
+            )
+            .buckets(vec![
+                0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
+            ]),
+            &["stage"],
+        )
+        .expect("valid metric");
+        let end_to_end_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "newsflow_input_duration_seconds",
+                "From reading an input to the broker acknowledging every output of it.",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["stage"],
+        )
+        .expect("valid metric");
+        let in_flight = IntGauge::new(
+            "newsflow_in_flight_inputs",
+            "Inputs read but not yet acknowledged.",
+        )
+        .expect("valid metric");
+        let assigned_partitions = IntGauge::new(
+            "newsflow_assigned_partitions",
+            "Partitions of the input topic assigned to this instance.",
+        )
+        .expect("valid metric");
+        let ready = IntGauge::new(
+            "newsflow_ready",
+            "1 when the instance is ready (see /readyz).",
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "newsflow_build_info",
+                "Constant 1, labelled with the version and the service.",
+            ),
+            &["version", "stage"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(consumed.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(produced.clone()),
+            Box::new(dead_letters.clone()),
+            Box::new(retries.clone()),
+            Box::new(stage_seconds.clone()),
+            Box::new(end_to_end_seconds.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(assigned_partitions.clone()),
+            Box::new(ready.clone()),
+            Box::new(build_info.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let process = prometheus::process_collector::ProcessCollector::for_self();
+            registry
+                .register(Box::new(process))
+                .expect("process metrics register once");
+        }
+        Self {
+            registry,
+            consumed,
+            produced,
+            dead_letters,
+            retries,
+            stage_seconds,
+            end_to_end_seconds,
+            in_flight,
+            assigned_partitions,
+            ready,
+            build_info,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::warn!(error = %err, "cannot encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+impl Default for RunnerMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

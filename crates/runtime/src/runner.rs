@@ -1,0 +1,585 @@
+//! The Kafka stage runner: a consumer group reads the input topic, a core stage processes each
+//! record, every output is produced keyed by article id with CloudEvents headers, and the input's
+//! offset is stored for commit only once the broker acknowledged every output of it.
+//!
+//! Delivery is at-least-once. Inputs complete in the order they were read (a FIFO of delivery
+//! futures), so the stored offset of a partition never passes an input whose outputs are still
+//! unacknowledged; librdkafka commits the stored offsets every second, on revocation and on
+//! close. The seam for exactly-once is [`Runner::complete`]: the transactional mode replaces
+//! "store the offset" with "send the offsets to the transaction".
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use futures::stream::FuturesOrdered;
+use newsflow_core::topics::tag_topic;
+use newsflow_core::{ErrorKind, Event, Rejection, Route, Stage, StageContext, StageError};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Message as _, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
+use rdkafka::topic_partition_list::TopicPartitionList;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::{self, Health};
+use crate::config::RunnerConfig;
+use crate::envelope::{self, InputPosition, TraceParent};
+use crate::metrics::RunnerMetrics;
+
+/// The consumer's context: tracks the group membership for `/readyz`.
+#[derive(Debug)]
+pub struct RunnerContext {
+    health: Arc<Health>,
+    metrics: RunnerMetrics,
+}
+
+impl ClientContext for RunnerContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        ) {
+            self.health.set_broker_reachable(false);
+        }
+        tracing::warn!(error = %error, reason, "kafka client error");
+    }
+}
+
+impl ConsumerContext for RunnerContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            // Also called with an empty list for a member that got no partitions: it has
+            // joined all the same.
+            Rebalance::Assign(partitions) => {
+                self.metrics
+                    .assigned_partitions
+                    .set(partitions.count() as i64);
+                self.health.set_joined(true);
+                tracing::info!(partitions = %describe(partitions), "partitions assigned");
+            }
+            Rebalance::Revoke(partitions) => {
+                self.metrics.assigned_partitions.set(0);
+                tracing::info!(partitions = %describe(partitions), "partitions revoked");
+            }
+            Rebalance::Error(err) => tracing::warn!(error = %err, "rebalance failed"),
+        }
+    }
+
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        offsets: &TopicPartitionList,
+    ) {
+        match result {
+            Ok(()) => tracing::debug!(offsets = %describe(offsets), "offsets committed"),
+            // Nothing was stored since the last commit.
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(err) => tracing::warn!(error = %err, "offset commit failed"),
+        }
+    }
+}
+
+fn describe(partitions: &TopicPartitionList) -> String {
+    partitions
+        .elements()
+        .iter()
+        .map(|e| format!("{}/{}", e.topic(), e.partition()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// An input whose outputs were all acknowledged.
+struct Done {
+    position: InputPosition,
+    read_at: Instant,
+}
+
+type Pending = Pin<Box<dyn Future<Output = anyhow::Result<Done>> + Send>>;
+
+/// Exponential backoff from 100 ms, doubling, capped at 10 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(10))
+}
+
+/// One output waiting for its acknowledgement, with the label of its output.
+struct Delivery {
+    future: DeliveryFuture,
+    output: &'static str,
+}
+
+/// A running stage service.
+pub struct Runner<S> {
+    config: RunnerConfig,
+    stage: S,
+    metrics: RunnerMetrics,
+    health: Arc<Health>,
+    producer: FutureProducer,
+}
+
+impl<S> std::fmt::Debug for Runner<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Stage> Runner<S> {
+    /// Builds the clients; fails on a bad configuration, never on an unreachable broker.
+    pub fn new(config: RunnerConfig, stage: S) -> anyhow::Result<Self> {
+        let metrics = RunnerMetrics::new();
+        metrics
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), config.service])
+            .set(1);
+        let health = Arc::new(Health::new(metrics.clone(), false));
+        let producer: FutureProducer = config
+            .producer_config()
+            .create()
+            .context("cannot create the Kafka producer")?;
+        Ok(Self {
+            config,
+            stage,
+            metrics,
+            health,
+            producer,
+        })
+    }
+
+    pub fn metrics(&self) -> &RunnerMetrics {
+        &self.metrics
+    }
+
+    /// Runs until `shutdown` is cancelled (SIGTERM/SIGINT), then stops consuming, waits for
+    /// in-flight outputs up to the drain timeout, commits and returns. An error means the
+    /// service could not go on (e.g. a transient error outlived the retry timeout); offsets of
+    /// unfinished inputs are not committed, so a restart redoes them.
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let admin_token = CancellationToken::new();
+        let admin = admin::serve(
+            self.config.admin_addr,
+            admin::router(self.metrics.clone(), self.health.clone()),
+            admin_token.clone(),
+        )
+        .await?;
+
+        let context = RunnerContext {
+            health: self.health.clone(),
+            metrics: self.metrics.clone(),
+        };
+        let consumer: StreamConsumer<RunnerContext> = self
+            .config
+            .consumer_config()
+            .create_with_context(context)
+            .context("cannot create the Kafka consumer")?;
+        consumer
+            .subscribe(&[self.config.input_topic.as_str()])
+            .with_context(|| format!("cannot subscribe to {}", self.config.input_topic))?;
+        tracing::info!(
+            service = self.config.service,
+            input = %self.config.input_topic,
+            group = %self.config.group_id,
+            output = self.config.output_topic.as_deref().unwrap_or("-"),
+            "consuming"
+        );
+
+        let probe_token = shutdown.child_token();
+        let probe = tokio::spawn(probe_broker(
+            self.producer.clone(),
+            self.health.clone(),
+            probe_token.clone(),
+        ));
+
+        let outcome = self.consume(&consumer, &shutdown).await;
+        self.health.set_joined(false);
+        probe_token.cancel();
+        let _ = probe.await;
+
+        // Whatever happened, commit what is stored: every stored offset is fully acknowledged.
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(err) => tracing::warn!(error = %err, "final offset commit failed"),
+        }
+        consumer.unsubscribe();
+        drop(consumer);
+        if let Err(err) = self.producer.flush(Duration::from_secs(10)) {
+            tracing::warn!(error = %err, "producer flush failed");
+        }
+        admin_token.cancel();
+        let _ = admin.await;
+        match &outcome {
+            Ok(()) => tracing::info!(service = self.config.service, "stopped"),
+            Err(err) => {
+                tracing::error!(service = self.config.service, error = %format!("{err:#}"), "stopped on error")
+            }
+        }
+        outcome
+    }
+
+    async fn consume(
+        &mut self,
+        consumer: &StreamConsumer<RunnerContext>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                Some(done) = pending.next() => self.complete(consumer, done?),
+                message = consumer.recv(), if pending.len() < self.config.max_in_flight => match message {
+                    Ok(message) => {
+                        let work = self.start(&message, shutdown).await?;
+                        self.metrics.in_flight.inc();
+                        pending.push_back(work);
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "consume error");
+                        if matches!(err.rdkafka_error_code(), Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic)) {
+                            // The input topic does not exist (yet): librdkafka retries; do not spin.
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                },
+            }
+        }
+        let inflight = pending.len();
+        tracing::info!(inflight, deadline = %humantime::format_duration(self.config.drain_timeout), "draining");
+        let drained = tokio::time::timeout(self.config.drain_timeout, async {
+            while let Some(done) = pending.next().await {
+                self.complete(consumer, done?);
+            }
+            anyhow::Ok(())
+        })
+        .await;
+        match drained {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    left = pending.len(),
+                    "drain deadline passed; unfinished inputs will be redone after restart"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Marks an input done: its offset may be committed.
+    fn complete(&self, consumer: &StreamConsumer<RunnerContext>, done: Done) {
+        self.metrics.in_flight.dec();
+        self.metrics
+            .end_to_end_seconds
+            .with_label_values(&[self.config.service])
+            .observe(done.read_at.elapsed().as_secs_f64());
+        let Done { position, .. } = done;
+        if let Err(err) =
+            consumer.store_offset(&position.topic, position.partition, position.offset)
+        {
+            // The partition was revoked meanwhile; its new owner redoes the input.
+            tracing::debug!(error = %err, topic = %position.topic, partition = position.partition, offset = position.offset, "offset not stored");
+        }
+    }
+
+    /// Processes one record and sends its outputs (or its dead letter); returns the future of
+    /// their acknowledgements.
+    async fn start(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Pending> {
+        let read_at = Instant::now();
+        let service = self.config.service;
+        self.metrics.consumed.with_label_values(&[service]).inc();
+        let position = InputPosition {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+        };
+        let record_time = message
+            .timestamp()
+            .to_millis()
+            .and_then(DateTime::<Utc>::from_timestamp_millis);
+        let trace = envelope::header_str(message.headers(), envelope::TRACEPARENT)
+            .and_then(TraceParent::parse)
+            .map(|t| t.child())
+            .unwrap_or_else(TraceParent::new_root);
+
+        let outcome = match message.payload() {
+            None => Err(Rejection::new(
+                ErrorKind::EmptyContent,
+                "the record has no value",
+            )),
+            Some(payload) => {
+                self.process_with_retries(payload, record_time, shutdown)
+                    .await?
+            }
+        };
+
+        let mut deliveries = Vec::new();
+        match outcome {
+            Ok(emits) => {
+                let now = Utc::now();
+                for (index, emit) in emits.into_iter().enumerate() {
+                    let (topic, output) = match &emit.route {
+                        Route::Primary => (self.config.output_topic.clone(), "primary"),
+                        Route::Duplicates => (self.config.duplicates_topic.clone(), "duplicates"),
+                        Route::Topic(id) => (Some(tag_topic(id)), "topic"),
+                    };
+                    let topic = topic.ok_or_else(|| {
+                        anyhow!(
+                            "stage {} emitted to {:?} but the service has no topic for it",
+                            self.stage.name(),
+                            emit.route
+                        )
+                    })?;
+                    let payload = emit
+                        .event
+                        .to_json()
+                        .context("cannot serialize an output event")?;
+                    let ce_id = envelope::cloudevents_id(service, &position, index);
+                    let headers =
+                        envelope::event_headers(&emit.event, service, &ce_id, now, &trace);
+                    let future = enqueue(
+                        &self.producer,
+                        &topic,
+                        Some(emit.event.id().as_bytes()),
+                        &payload,
+                        headers,
+                    )
+                    .await?;
+                    deliveries.push(Delivery { future, output });
+                }
+            }
+            Err(rejection) => {
+                tracing::warn!(
+                    topic = %position.topic, partition = position.partition, offset = position.offset,
+                    error_kind = %rejection.kind, error = %rejection.message, "input rejected; sent to the dead-letter topic"
+                );
+                self.metrics
+                    .dead_letters
+                    .with_label_values(&[service, rejection.kind.as_str()])
+                    .inc();
+                let payload = message.payload().unwrap_or_default();
+                let headers = envelope::dead_letter_headers(
+                    message.headers(),
+                    service,
+                    &rejection,
+                    &position,
+                    payload,
+                );
+                let cut = &payload[..payload.len().min(self.config.dlq_max_bytes)];
+                let future = enqueue(
+                    &self.producer,
+                    &self.config.dlq_topic,
+                    message.key(),
+                    cut,
+                    headers,
+                )
+                .await?;
+                deliveries.push(Delivery {
+                    future,
+                    output: "dlq",
+                });
+            }
+        }
+
+        let producer = self.producer.clone();
+        let metrics = self.metrics.clone();
+        let retry_timeout = self.config.retry_timeout;
+        Ok(Box::pin(async move {
+            for delivery in deliveries {
+                await_delivery(&producer, delivery.future, retry_timeout, &metrics, service)
+                    .await?;
+                metrics
+                    .produced
+                    .with_label_values(&[service, delivery.output])
+                    .inc();
+            }
+            Ok(Done { position, read_at })
+        }))
+    }
+
+    /// Runs the stage; transient errors are retried with backoff until the retry timeout.
+    async fn process_with_retries(
+        &mut self,
+        payload: &[u8],
+        record_time: Option<DateTime<Utc>>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Result<Vec<newsflow_core::Emit>, Rejection>> {
+        let first_try = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let event = match Event::from_json(self.stage.input_kind(), payload) {
+                Ok(event) => event,
+                Err(rejection) => return Ok(Err(rejection)),
+            };
+            let ctx = StageContext {
+                now: Utc::now(),
+                record_time,
+            };
+            let timer = Instant::now();
+            let result = self.stage.process(event, &ctx);
+            self.metrics
+                .stage_seconds
+                .with_label_values(&[self.config.service])
+                .observe(timer.elapsed().as_secs_f64());
+            match result {
+                Ok(emits) => return Ok(Ok(emits)),
+                Err(StageError::Rejected(rejection)) => return Ok(Err(rejection)),
+                Err(StageError::Transient(message)) => {
+                    if first_try.elapsed() >= self.config.retry_timeout {
+                        bail!(
+                            "stage {} kept failing for {:?}: {message}",
+                            self.stage.name(),
+                            self.config.retry_timeout
+                        );
+                    }
+                    self.metrics
+                        .retries
+                        .with_label_values(&[self.config.service, "stage"])
+                        .inc();
+                    let wait = backoff(attempt);
+                    tracing::warn!(error = %message, retry_in = ?wait, "transient stage error; retrying");
+                    attempt += 1;
+                    tokio::select! {
+                        () = shutdown.cancelled() => bail!("shut down while retrying a transient error: {message}"),
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Enqueues one record, waiting while the producer's queue is full.
+async fn enqueue(
+    producer: &FutureProducer,
+    topic: &str,
+    key: Option<&[u8]>,
+    payload: &[u8],
+    headers: OwnedHeaders,
+) -> anyhow::Result<DeliveryFuture> {
+    let mut record = FutureRecord::to(topic).payload(payload).headers(headers);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    loop {
+        match producer.send_result(record) {
+            Ok(future) => return Ok(future),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                record = returned;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err((err, _)) => return Err(anyhow!(err).context(format!("cannot produce to {topic}"))),
+        }
+    }
+}
+
+/// Waits for one acknowledgement; a failed delivery is sent again with backoff until the retry
+/// timeout.
+async fn await_delivery(
+    producer: &FutureProducer,
+    mut future: DeliveryFuture,
+    retry_timeout: Duration,
+    metrics: &RunnerMetrics,
+    service: &'static str,
+) -> anyhow::Result<()> {
+    let first_try = Instant::now();
+    let mut attempt = 0;
+    loop {
+        let failed: OwnedMessage = match future.await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err((err, message))) => {
+                if first_try.elapsed() >= retry_timeout {
+                    return Err(anyhow!(err)
+                        .context(format!("delivery to {} kept failing", message.topic())));
+                }
+                tracing::warn!(error = %err, topic = message.topic(), "delivery failed; sending again");
+                message
+            }
+            Err(_) => bail!("the producer went away before acknowledging a record"),
+        };
+        metrics
+            .retries
+            .with_label_values(&[service, "delivery"])
+            .inc();
+        tokio::time::sleep(backoff(attempt)).await;
+        attempt += 1;
+        let headers = failed.headers().cloned().unwrap_or_default();
+        future = enqueue(
+            producer,
+            failed.topic(),
+            failed.key(),
+            failed.payload().unwrap_or_default(),
+            headers,
+        )
+        .await?;
+    }
+}
+
+/// Checks every few seconds that a broker answers a metadata request.
+async fn probe_broker(producer: FutureProducer, health: Arc<Health>, stop: CancellationToken) {
+    loop {
+        let client = producer.clone();
+        let reachable = tokio::task::spawn_blocking(move || {
+            client
+                .client()
+                .fetch_metadata(None, Duration::from_secs(5))
+                .map(drop)
+        })
+        .await;
+        match reachable {
+            Ok(Ok(())) => health.set_broker_reachable(true),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "broker not reachable");
+                health.set_broker_reachable(false);
+            }
+            Err(_) => health.set_broker_reachable(false),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// Cancels the returned token on SIGTERM or SIGINT.
+pub fn shutdown_on_signals() -> anyhow::Result<CancellationToken> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let token = CancellationToken::new();
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = name,
+            "shutting down: no new input, draining in-flight work"
+        );
+        cancel.cancel();
+    });
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_millis(100));
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(20), Duration::from_secs(10));
+    }
+}
