@@ -56,7 +56,7 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 
 step "benchmarks, one smoke pass each"
 cargo test --workspace --benches --locked

@@ -8,8 +8,10 @@ pub mod config;
 pub mod envelope;
 pub mod metrics;
 pub mod runner;
+pub mod service;
 pub mod telemetry;
 pub mod topics;
 
 pub use config::{RunnerConfig, ServiceArgs, ServiceDefaults};
 pub use runner::{Runner, shutdown_on_signals};
+pub use service::run_service;

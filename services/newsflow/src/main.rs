@@ -8,7 +8,7 @@ use newsflow::cli::{
 use newsflow::{pipeline, produce};
 use newsflow_core::stage::IdentityStage;
 use newsflow_runtime::topics::{TopicOutcome, TopicSettings, create_topics};
-use newsflow_runtime::{Runner, RunnerConfig, ServiceDefaults, telemetry};
+use newsflow_runtime::{RunnerConfig, ServiceDefaults};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Command::Run(args) => return run(&args),
         Command::Produce(args) => block_on(produce_command(args)),
         Command::Topics(TopicsCommand::Create(args)) => block_on(topics_create(args)),
-        Command::Relay(args) => relay(args),
+        Command::Relay(args) => return relay(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,23 +112,12 @@ async fn topics_create(args: TopicsCreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn relay(args: RelayArgs) -> anyhow::Result<()> {
-    telemetry::init(args.service.log_format);
+fn relay(args: RelayArgs) -> ExitCode {
     let defaults = ServiceDefaults {
         service: "relay",
         input_topic: newsflow_core::topics::RAW,
     };
     let config = RunnerConfig::new(&args.service, &defaults, Some(args.output_topic.clone()));
-    if args.service.check_config {
-        config.validate()?;
-        println!("{}", config.describe());
-        println!("# configuration is valid");
-        return Ok(());
-    }
-    config.validate()?;
-    let stage = IdentityStage::new(args.event_kind.into());
-    block_on(async move {
-        let shutdown = newsflow_runtime::shutdown_on_signals()?;
-        Runner::new(config, stage)?.run(shutdown).await
-    })
+    let kind = args.event_kind.into();
+    newsflow_runtime::run_service(&args.service, config, || Ok(IdentityStage::new(kind)))
 }

@@ -135,26 +135,41 @@ async fn topics_create_is_idempotent_and_configures_every_topic() {
         .unwrap();
     let raw = format!("{prefix}news.raw.v1");
     let state = format!("{prefix}newsflow.dedup-state.v1");
-    let configs = admin
-        .describe_configs(
-            [
-                &ResourceSpecifier::Topic(&raw),
-                &ResourceSpecifier::Topic(&state),
-            ],
-            &AdminOptions::new(),
-        )
-        .await
-        .unwrap();
-    let value = |index: usize, name: &str| {
-        configs[index]
-            .as_ref()
-            .unwrap()
-            .get(name)
-            .and_then(|e| e.value.clone())
-    };
-    assert_eq!(value(0, "max.message.bytes").as_deref(), Some("9000000"));
-    assert_eq!(value(0, "cleanup.policy").as_deref(), Some("delete"));
-    assert_eq!(value(1, "cleanup.policy").as_deref(), Some("compact"));
+    // A new topic's configuration reaches the broker's metadata cache shortly after creation.
+    let mut values = Vec::new();
+    for _ in 0..100 {
+        let configs = admin
+            .describe_configs(
+                [
+                    &ResourceSpecifier::Topic(&raw),
+                    &ResourceSpecifier::Topic(&state),
+                ],
+                &AdminOptions::new(),
+            )
+            .await
+            .unwrap();
+        let value = |index: usize, name: &str| {
+            configs[index]
+                .as_ref()
+                .ok()
+                .and_then(|c| c.get(name))
+                .and_then(|e| e.value.clone())
+        };
+        values = vec![
+            value(0, "max.message.bytes"),
+            value(0, "cleanup.policy"),
+            value(1, "cleanup.policy"),
+        ];
+        if values.iter().all(Option::is_some) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let expected = ["9000000", "delete", "compact"].map(|v| Some(v.to_owned()));
+    assert_eq!(
+        values, expected,
+        "max.message.bytes and cleanup.policy of raw and state topics"
+    );
     let metadata = admin
         .inner()
         .fetch_metadata(Some(&raw), Duration::from_secs(10))

@@ -1,0 +1,51 @@
+//! The `main` of every stage service: logging, `--check-config`, signals, the runner.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use newsflow_core::Stage;
+
+use crate::config::{RunnerConfig, ServiceArgs};
+use crate::runner::{Runner, shutdown_on_signals};
+use crate::telemetry;
+
+/// Runs a stage service to completion: validates the configuration (and with `--check-config`
+/// prints it, secrets masked, and exits), builds the stage, runs until SIGTERM/SIGINT.
+/// Exit status 0 after a clean shutdown, 1 on any error (printed, never a panic).
+pub fn run_service<S, F>(args: &ServiceArgs, config: RunnerConfig, build_stage: F) -> ExitCode
+where
+    S: Stage + 'static,
+    F: FnOnce() -> anyhow::Result<S>,
+{
+    telemetry::init(args.log_format);
+    match try_run(args, config, build_stage) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "exiting");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_run<S, F>(args: &ServiceArgs, config: RunnerConfig, build_stage: F) -> anyhow::Result<()>
+where
+    S: Stage + 'static,
+    F: FnOnce() -> anyhow::Result<S>,
+{
+    config.validate()?;
+    // Building the stage checks its own configuration (e.g. a taxonomy file) too.
+    let stage = build_stage()?;
+    if args.check_config {
+        println!("{}", config.describe());
+        println!("# configuration is valid");
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let shutdown = shutdown_on_signals()?;
+        Runner::new(config, stage)?.run(shutdown).await
+    })
+}
