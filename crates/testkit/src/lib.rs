@@ -1,6 +1,8 @@
 //! Helpers for newsflow's tests: validating JSON against the project's schemas, finding the
 //! shared corpus and the test broker, and unique topic names so tests never see each other.
 
+pub mod kafka;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

@@ -23,7 +23,7 @@ fn produce_relay_consume_keeps_keys_payloads_and_trace_context() {
     let file = jsonl(dir.path(), "rt", 30);
     produce(&topics, &file, &[]);
 
-    let relay = Relay::start(&topics, &newsflow_testkit::unique_name("g"));
+    let relay = start_relay(&topics, &newsflow_testkit::unique_name("g"));
     let inputs = consume_all(&topics.raw(), 3, 30, WAIT, Duration::ZERO);
     let outputs = consume_all(&topics.out(), 3, 30, WAIT, Duration::from_secs(1));
     assert_eq!(outputs.len(), 30, "every input relayed once");
@@ -93,7 +93,7 @@ fn a_poison_message_goes_to_the_dlq_and_the_partition_keeps_flowing() {
         .unwrap();
     producer.flush(Duration::from_secs(20)).unwrap();
 
-    let relay = Relay::start(&topics, &newsflow_testkit::unique_name("g"));
+    let relay = start_relay(&topics, &newsflow_testkit::unique_name("g"));
     let outputs = consume_all(&topics.out(), 1, 2, WAIT, Duration::from_millis(500));
     let keys: Vec<String> = outputs.iter().map(key).collect();
     assert_eq!(
@@ -159,7 +159,7 @@ fn interrupt_mid_stream(
     let file = jsonl(dir.path(), test, total);
     let group = newsflow_testkit::unique_name("g");
 
-    let relay = Relay::start(&topics, &group);
+    let relay = start_relay(&topics, &group);
     relay.wait_ready(WAIT);
     // Paced input, so the signal lands mid-stream.
     let mut producer = newsflow()
@@ -193,7 +193,7 @@ fn a_relay_killed_mid_stream_and_restarted_loses_nothing() {
     let (topics, group, code) = interrupt_mid_stream("relay-kill", TOTAL, "1500", "KILL");
     assert_eq!(code, None, "killed by a signal");
 
-    let restarted = Relay::start(&topics, &group);
+    let restarted = start_relay(&topics, &group);
     let outputs = consume_all(&topics.out(), 3, TOTAL, WAIT, Duration::from_secs(1));
     let ids: HashSet<String> = outputs.iter().map(key).collect();
     let missing: Vec<String> = (0..TOTAL)
@@ -216,7 +216,7 @@ fn sigterm_commits_what_was_done_and_a_restart_re_emits_nothing() {
     let (topics, group, code) = interrupt_mid_stream("relay-term", TOTAL, "1000", "TERM");
     assert_eq!(code, Some(0), "SIGTERM exits 0");
 
-    let restarted = Relay::start(&topics, &group);
+    let restarted = start_relay(&topics, &group);
     let outputs = consume_all(&topics.out(), 3, TOTAL, WAIT, Duration::from_secs(3));
     let mut counts: HashMap<String, usize> = HashMap::new();
     for output in &outputs {
@@ -238,7 +238,7 @@ fn sigterm_commits_what_was_done_and_a_restart_re_emits_nothing() {
 fn readyz_follows_the_group_and_an_idle_member_is_ready_too() {
     let topics = Topics::create("relay-ready", 1);
     let group = newsflow_testkit::unique_name("g");
-    let first = Relay::start(&topics, &group);
+    let first = start_relay(&topics, &group);
 
     // The admin server answers before the consumer joins: the first answer is "not ready".
     let deadline = Instant::now() + WAIT;
@@ -257,7 +257,7 @@ fn readyz_follows_the_group_and_an_idle_member_is_ready_too() {
     assert!(matches!(first.get("/healthz"), Some((200, _))));
     first.wait_ready(WAIT);
 
-    let second = Relay::start(&topics, &group);
+    let second = start_relay(&topics, &group);
     second.wait_ready(WAIT);
     // One partition between two members: one of them has none and is ready all the same.
     let deadline = Instant::now() + WAIT;
