@@ -12,4 +12,4 @@ pub mod topics;
 
 pub use error::{ErrorKind, Rejection, StageError};
 pub use event::{Event, EventKind, RawEvent};
-pub use stage::{Chain, Emit, Route, Stage, StageContext};
+pub use stage::{Chain, Emit, Route, Stage, StageContext, StateChange};

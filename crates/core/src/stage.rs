@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::error::{ErrorKind, StageError};
+use crate::error::{ErrorKind, Rejection, StageError};
 use crate::event::{Event, EventKind};
 
 /// Where an output goes. The runner maps routes to topics; `newsflow run` writes primary
@@ -51,6 +51,14 @@ impl StageContext {
     }
 }
 
+/// One change of a stage's state, for its compacted state topic: the latest value per key
+/// wins, and `None` (a tombstone) deletes the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
 /// A pipeline stage.
 pub trait Stage: Send {
     /// Short, stable name (`decode`, `normalizer`, …): the `stage` of dead letters and metrics.
@@ -61,6 +69,25 @@ pub trait Stage: Send {
     fn output_kinds(&self) -> &'static [EventKind];
     /// Processes one event.
     fn process(&mut self, event: Event, ctx: &StageContext) -> Result<Vec<Emit>, StageError>;
+
+    /// Whether the stage keeps state that must survive restarts and be shared by every
+    /// instance (through a compacted state topic). Stateless by default.
+    fn is_stateful(&self) -> bool {
+        false
+    }
+
+    /// The state changes made since the last call; the runner publishes them with the outputs
+    /// of the input that caused them, in the same acknowledgement cycle.
+    fn take_state_changes(&mut self) -> Vec<StateChange> {
+        Vec::new()
+    }
+
+    /// Applies one record of the state topic: on start-up for every record, and afterwards for
+    /// the changes other instances (and this one) publish. Must be idempotent.
+    fn restore_state(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), Rejection> {
+        let _ = (key, value);
+        Ok(())
+    }
 }
 
 /// The rejection for an event of the wrong kind, which only a miswired pipeline can produce.
@@ -185,6 +212,8 @@ impl Chain {
                     stage: stage.name(),
                     error,
                 })?;
+                // One process, one instance: nobody else reads the state changes.
+                drop(stage.take_state_changes());
                 for emit in emitted {
                     if index < last && emit.route == Route::Primary {
                         next.push(emit.event);

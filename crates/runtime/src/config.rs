@@ -198,6 +198,8 @@ pub struct RunnerConfig {
     pub output_topic: Option<String>,
     /// Where `Route::Duplicates` goes.
     pub duplicates_topic: Option<String>,
+    /// The compacted topic of a stateful stage's state.
+    pub state_topic: Option<String>,
     pub dlq_topic: String,
     pub admin_addr: SocketAddr,
     pub kafka_options: Vec<KafkaOption>,
@@ -226,6 +228,7 @@ impl RunnerConfig {
                 .unwrap_or_else(|| defaults.input_topic.to_owned()),
             output_topic,
             duplicates_topic: None,
+            state_topic: None,
             dlq_topic: args.dlq_topic.clone(),
             admin_addr: args.admin_addr,
             kafka_options: args.client.kafka_options.clone(),
@@ -296,6 +299,10 @@ impl RunnerConfig {
                 "duplicates_topic = {}",
                 self.duplicates_topic.as_deref().unwrap_or("-")
             ),
+            format!(
+                "state_topic = {}",
+                self.state_topic.as_deref().unwrap_or("-")
+            ),
             format!("dlq_topic = {}", self.dlq_topic),
             format!("admin_addr = {}", self.admin_addr),
             format!("max_in_flight = {}", self.max_in_flight),
@@ -346,7 +353,7 @@ impl RunnerConfig {
 }
 
 /// Whether a librdkafka setting is for consumers only or producers only (else: both).
-fn setting_scope(key: &str) -> (bool, bool) {
+pub(crate) fn setting_scope(key: &str) -> (bool, bool) {
     const CONSUMER_PREFIXES: &[&str] = &[
         "group.",
         "fetch.",

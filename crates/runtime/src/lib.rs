@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod metrics;
 pub mod runner;
 pub mod service;
+pub mod state;
 pub mod telemetry;
 pub mod topics;
 

@@ -31,6 +31,10 @@ pub struct RunnerMetrics {
     pub ready: IntGauge,
     /// Constant 1 with the version and service as labels.
     pub build_info: IntGaugeVec,
+    /// How long restoring the state topic took at start-up.
+    pub state_restore_seconds: prometheus::Gauge,
+    /// State records applied (restored at start-up or read afterwards).
+    pub state_records: IntCounterVec,
 }
 
 impl RunnerMetrics {
@@ -113,6 +117,19 @@ impl RunnerMetrics {
             &["version", "stage"],
         )
         .expect("valid metric");
+        let state_restore_seconds = prometheus::Gauge::new(
+            "newsflow_state_restore_seconds",
+            "How long restoring the state topic took at start-up.",
+        )
+        .expect("valid metric");
+        let state_records = IntCounterVec::new(
+            Opts::new(
+                "newsflow_state_records_total",
+                "State records applied, by phase (restore at start-up, follow afterwards).",
+            ),
+            &["stage", "phase"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(consumed.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(produced.clone()),
@@ -124,6 +141,8 @@ impl RunnerMetrics {
             Box::new(assigned_partitions.clone()),
             Box::new(ready.clone()),
             Box::new(build_info.clone()),
+            Box::new(state_restore_seconds.clone()),
+            Box::new(state_records.clone()),
         ] {
             registry
                 .register(collector)
@@ -148,6 +167,8 @@ impl RunnerMetrics {
             assigned_partitions,
             ready,
             build_info,
+            state_restore_seconds,
+            state_records,
         }
     }
 

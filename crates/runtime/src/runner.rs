@@ -27,12 +27,14 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message as _, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 use rdkafka::topic_partition_list::TopicPartitionList;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, Health};
 use crate::config::RunnerConfig;
 use crate::envelope::{self, InputPosition, TraceParent};
 use crate::metrics::RunnerMetrics;
+use crate::state::{StateReader, StateRecord};
 
 /// The consumer's context: tracks the group membership for `/readyz`.
 #[derive(Debug)]
@@ -140,7 +142,7 @@ impl<S: Stage> Runner<S> {
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), config.service])
             .set(1);
-        let health = Arc::new(Health::new(metrics.clone(), false));
+        let health = Arc::new(Health::new(metrics.clone(), stage.is_stateful()));
         let producer: FutureProducer = config
             .producer_config()
             .create()
@@ -171,6 +173,12 @@ impl<S: Stage> Runner<S> {
         )
         .await?;
 
+        let mut state_rx = if self.stage.is_stateful() {
+            Some(self.restore_state(&shutdown)?)
+        } else {
+            None
+        };
+
         let context = RunnerContext {
             health: self.health.clone(),
             metrics: self.metrics.clone(),
@@ -198,7 +206,7 @@ impl<S: Stage> Runner<S> {
             probe_token.clone(),
         ));
 
-        let outcome = self.consume(&consumer, &shutdown).await;
+        let outcome = self.consume(&consumer, &shutdown, &mut state_rx).await;
         self.health.set_joined(false);
         probe_token.cancel();
         let _ = probe.await;
@@ -224,10 +232,59 @@ impl<S: Stage> Runner<S> {
         outcome
     }
 
+    /// Restores the whole state topic into the stage, then follows it on a thread of its own.
+    fn restore_state(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<mpsc::Receiver<StateRecord>> {
+        let topic = self.config.state_topic.clone().ok_or_else(|| {
+            anyhow!(
+                "stage {} keeps state but the service has no state topic",
+                self.stage.name()
+            )
+        })?;
+        let reader = StateReader::new(&self.config, &topic)?;
+        let started = Instant::now();
+        let (stage, metrics, service) = (&mut self.stage, &self.metrics, self.config.service);
+        let records = tokio::task::block_in_place(|| {
+            reader.restore(|key, value| {
+                metrics
+                    .state_records
+                    .with_label_values(&[service, "restore"])
+                    .inc();
+                if let Err(err) = stage.restore_state(key, value) {
+                    tracing::warn!(key, error = %err, "state record skipped");
+                }
+            })
+        })?;
+        let seconds = started.elapsed().as_secs_f64();
+        self.metrics.state_restore_seconds.set(seconds);
+        self.health.set_state_restored(true);
+        tracing::info!(topic = %topic, records, seconds, "state restored");
+        let (tx, rx) = mpsc::channel(10_000);
+        reader.follow(tx, shutdown.child_token());
+        Ok(rx)
+    }
+
+    /// Applies a state record published after start-up (by any instance, this one included).
+    fn apply_state(&mut self, record: StateRecord) {
+        self.metrics
+            .state_records
+            .with_label_values(&[self.config.service, "follow"])
+            .inc();
+        if let Err(err) = self
+            .stage
+            .restore_state(&record.key, record.value.as_deref())
+        {
+            tracing::warn!(key = %record.key, error = %err, "state record skipped");
+        }
+    }
+
     async fn consume(
         &mut self,
         consumer: &StreamConsumer<RunnerContext>,
         shutdown: &CancellationToken,
+        state: &mut Option<mpsc::Receiver<StateRecord>>,
     ) -> anyhow::Result<()> {
         let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
         loop {
@@ -235,6 +292,7 @@ impl<S: Stage> Runner<S> {
                 biased;
                 () = shutdown.cancelled() => break,
                 Some(done) = pending.next() => self.complete(consumer, done?),
+                Some(record) = next_state(state) => self.apply_state(record),
                 message = consumer.recv(), if pending.len() < self.config.max_in_flight => match message {
                     Ok(message) => {
                         let work = self.start(&message, shutdown).await?;
@@ -351,7 +409,7 @@ impl<S: Stage> Runner<S> {
                         &self.producer,
                         &topic,
                         Some(emit.event.id().as_bytes()),
-                        &payload,
+                        Some(&payload),
                         headers,
                     )
                     .await?;
@@ -380,7 +438,7 @@ impl<S: Stage> Runner<S> {
                     &self.producer,
                     &self.config.dlq_topic,
                     message.key(),
-                    cut,
+                    Some(cut),
                     headers,
                 )
                 .await?;
@@ -389,6 +447,27 @@ impl<S: Stage> Runner<S> {
                     output: "dlq",
                 });
             }
+        }
+
+        for change in self.stage.take_state_changes() {
+            let topic = self.config.state_topic.as_deref().ok_or_else(|| {
+                anyhow!(
+                    "stage {} changed its state but the service has no state topic",
+                    self.stage.name()
+                )
+            })?;
+            let future = enqueue(
+                &self.producer,
+                topic,
+                Some(change.key.as_bytes()),
+                change.value.as_deref(),
+                OwnedHeaders::new(),
+            )
+            .await?;
+            deliveries.push(Delivery {
+                future,
+                output: "state",
+            });
         }
 
         let producer = self.producer.clone();
@@ -459,15 +538,26 @@ impl<S: Stage> Runner<S> {
     }
 }
 
+/// The next state record, or never when the stage keeps no state.
+async fn next_state(state: &mut Option<mpsc::Receiver<StateRecord>>) -> Option<StateRecord> {
+    match state {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Enqueues one record, waiting while the producer's queue is full.
 async fn enqueue(
     producer: &FutureProducer,
     topic: &str,
     key: Option<&[u8]>,
-    payload: &[u8],
+    payload: Option<&[u8]>,
     headers: OwnedHeaders,
 ) -> anyhow::Result<DeliveryFuture> {
-    let mut record = FutureRecord::to(topic).payload(payload).headers(headers);
+    let mut record = FutureRecord::to(topic).headers(headers);
+    if let Some(payload) = payload {
+        record = record.payload(payload);
+    }
     if let Some(key) = key {
         record = record.key(key);
     }
@@ -518,7 +608,7 @@ async fn await_delivery(
             producer,
             failed.topic(),
             failed.key(),
-            failed.payload().unwrap_or_default(),
+            failed.payload(),
             headers,
         )
         .await?;

@@ -24,26 +24,32 @@ pub fn free_port() -> u16 {
         .expect("a free local port")
 }
 
-/// Creates `names` with `partitions` partitions each on the test broker.
+/// Creates `names` with `partitions` partitions each on the test broker. Blocking; callable
+/// from sync and async tests alike (it runs on a thread of its own).
 pub fn create_topics(names: &[String], partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .expect("admin client");
-    let topics: Vec<NewTopic<'_>> = names
-        .iter()
-        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
-        .collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let results = runtime
-        .block_on(admin.create_topics(&topics, &AdminOptions::new()))
-        .unwrap_or_else(|err| panic!("no Kafka broker answers at {} ({err})", brokers()));
-    for result in results {
-        result.unwrap_or_else(|(name, code)| panic!("cannot create {name}: {code}"));
-    }
+    let names = names.to_vec();
+    std::thread::spawn(move || {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .create()
+            .expect("admin client");
+        let topics: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let results = runtime
+            .block_on(admin.create_topics(&topics, &AdminOptions::new()))
+            .unwrap_or_else(|err| panic!("no Kafka broker answers at {} ({err})", brokers()));
+        for result in results {
+            result.unwrap_or_else(|(name, code)| panic!("cannot create {name}: {code}"));
+        }
+    })
+    .join()
+    .expect("topics created");
 }
 
 /// A service process of one test, killed when dropped.

@@ -1,0 +1,150 @@
+//! The state topic of a stateful stage: restored in full before the stage takes input, then
+//! followed, so every instance also sees the changes the others publish.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::message::Message as _;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::RunnerConfig;
+
+/// One record of the state topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRecord {
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Reads every partition of the state topic (no consumer group: each instance reads all).
+pub struct StateReader {
+    consumer: BaseConsumer,
+    topic: String,
+}
+
+impl std::fmt::Debug for StateReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateReader")
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateReader {
+    pub fn new(config: &RunnerConfig, topic: &str) -> anyhow::Result<Self> {
+        let mut client = rdkafka::ClientConfig::new();
+        client
+            .set("bootstrap.servers", &config.brokers)
+            .set("client.id", format!("newsflow-{}-state", config.service))
+            // Never joined or committed (partitions are assigned by hand), but librdkafka's
+            // assign waits on the group machinery, which needs an id.
+            .set("group.id", format!("{}.state-reader", config.group_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("isolation.level", "read_committed");
+        for option in &config.kafka_options {
+            let (_, producer_only) = crate::config::setting_scope(&option.key);
+            if !option.key.starts_with("group.") && !producer_only {
+                client.set(&option.key, &option.value);
+            }
+        }
+        let consumer: BaseConsumer = client.create().context("cannot create the state reader")?;
+        Ok(Self {
+            consumer,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Reads the topic from the beginning up to its end as of now, handing every record to
+    /// `apply`; returns how many records were read.
+    pub fn restore(&self, mut apply: impl FnMut(&str, Option<&[u8]>)) -> anyhow::Result<u64> {
+        tracing::debug!(topic = %self.topic, "reading state topic metadata");
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
+            .with_context(|| format!("cannot read the metadata of state topic {}", self.topic))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == self.topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            bail!(
+                "state topic {} does not exist (create it with `newsflow topics create`)",
+                self.topic
+            );
+        }
+        let mut remaining = std::collections::HashMap::new();
+        let mut assignment = TopicPartitionList::new();
+        for partition in partitions {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, partition, Duration::from_secs(30))
+                .with_context(|| format!("cannot read the end of {}/{partition}", self.topic))?;
+            if high > low {
+                remaining.insert(partition, high);
+            }
+            assignment.add_partition_offset(&self.topic, partition, Offset::Beginning)?;
+        }
+        tracing::debug!(topic = %self.topic, partitions = ?remaining, "restoring up to these offsets");
+        self.consumer.assign(&assignment)?;
+        let mut count = 0u64;
+        let mut last_report = Instant::now();
+        while !remaining.is_empty() {
+            let Some(result) = self.consumer.poll(Duration::from_millis(500)) else {
+                continue;
+            };
+            let message =
+                result.with_context(|| format!("cannot read state topic {}", self.topic))?;
+            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+            apply(&key, message.payload());
+            count += 1;
+            if remaining
+                .get(&message.partition())
+                .is_some_and(|high| message.offset() + 1 >= *high)
+            {
+                remaining.remove(&message.partition());
+            }
+            if last_report.elapsed() > Duration::from_secs(5) {
+                tracing::info!(records = count, "restoring state");
+                last_report = Instant::now();
+            }
+        }
+        Ok(count)
+    }
+
+    /// Keeps reading after [`StateReader::restore`] on a thread of its own, sending records to
+    /// `tx` until `stop` is cancelled or the receiver is gone.
+    pub fn follow(
+        self,
+        tx: mpsc::Sender<StateRecord>,
+        stop: CancellationToken,
+    ) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            while !stop.is_cancelled() {
+                let Some(result) = self.consumer.poll(Duration::from_millis(200)) else {
+                    continue;
+                };
+                match result {
+                    Ok(message) => {
+                        let record = StateRecord {
+                            key: String::from_utf8_lossy(message.key().unwrap_or_default())
+                                .into_owned(),
+                            value: message.payload().map(<[u8]>::to_vec),
+                        };
+                        if tx.blocking_send(record).is_err() {
+                            return;
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, topic = %self.topic, "state topic read error")
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,256 @@
+//! A stateful stage on the real broker: its state is published to a compacted topic with its
+//! outputs, restored in full by a new instance before it takes input, and followed by every
+//! instance of the group.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use newsflow_core::event::{ContentType, RawEvent};
+use newsflow_core::{
+    Emit, Event, EventKind, Rejection, Route, Stage, StageContext, StageError, StateChange,
+};
+use newsflow_runtime::metrics::RunnerMetrics;
+use newsflow_runtime::{Runner, RunnerConfig};
+use newsflow_testkit::kafka::{consume_all, create_topics, key};
+use newsflow_testkit::{brokers, unique_name};
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+use tokio_util::sync::CancellationToken;
+
+/// Passes each id on the first time only; the ids seen are its state.
+#[derive(Default)]
+struct FirstSeen {
+    seen: HashSet<String>,
+    changes: Vec<StateChange>,
+}
+
+impl Stage for FirstSeen {
+    fn name(&self) -> &'static str {
+        "first-seen"
+    }
+    fn input_kind(&self) -> EventKind {
+        EventKind::Raw
+    }
+    fn output_kinds(&self) -> &'static [EventKind] {
+        &[EventKind::Raw]
+    }
+    fn process(&mut self, event: Event, _ctx: &StageContext) -> Result<Vec<Emit>, StageError> {
+        let id = event.id().to_owned();
+        if !self.seen.insert(id.clone()) {
+            return Ok(Vec::new());
+        }
+        self.changes.push(StateChange {
+            key: id,
+            value: Some(b"seen".to_vec()),
+        });
+        Ok(vec![Emit::new(Route::Primary, event)])
+    }
+    fn is_stateful(&self) -> bool {
+        true
+    }
+    fn take_state_changes(&mut self) -> Vec<StateChange> {
+        std::mem::take(&mut self.changes)
+    }
+    fn restore_state(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), Rejection> {
+        match value {
+            Some(_) => self.seen.insert(key.to_owned()),
+            None => self.seen.remove(key),
+        };
+        Ok(())
+    }
+}
+
+struct Topics {
+    input: String,
+    output: String,
+    state: String,
+    dlq: String,
+    group: String,
+}
+
+impl Topics {
+    fn create() -> Self {
+        let prefix = unique_name("state");
+        let topics = Topics {
+            input: format!("{prefix}.in"),
+            output: format!("{prefix}.out"),
+            state: format!("{prefix}.state"),
+            dlq: format!("{prefix}.dlq"),
+            group: format!("{prefix}.group"),
+        };
+        create_topics(
+            &[
+                topics.input.clone(),
+                topics.output.clone(),
+                topics.state.clone(),
+                topics.dlq.clone(),
+            ],
+            2,
+        );
+        topics
+    }
+
+    fn config(&self) -> RunnerConfig {
+        RunnerConfig {
+            service: "first-seen",
+            brokers: brokers(),
+            group_id: self.group.clone(),
+            input_topic: self.input.clone(),
+            output_topic: Some(self.output.clone()),
+            duplicates_topic: None,
+            state_topic: Some(self.state.clone()),
+            dlq_topic: self.dlq.clone(),
+            admin_addr: "127.0.0.1:0".parse().unwrap(),
+            kafka_options: vec![
+                newsflow_runtime::config::parse_kafka_option("session.timeout.ms=6000").unwrap(),
+                newsflow_runtime::config::parse_kafka_option("heartbeat.interval.ms=1000").unwrap(),
+            ],
+            max_in_flight: 100,
+            drain_timeout: Duration::from_secs(10),
+            retry_timeout: Duration::from_secs(10),
+            dlq_max_bytes: 1 << 20,
+        }
+    }
+
+    /// Sends an article with `id` to `partition` of the input topic.
+    fn send(&self, id: &str, partition: i32) {
+        tokio::task::block_in_place(|| self.send_blocking(id, partition));
+    }
+
+    fn send_blocking(&self, id: &str, partition: i32) {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .create()
+            .unwrap();
+        let raw = Event::Raw(RawEvent {
+            id: id.to_owned(),
+            source: "test".into(),
+            url: None,
+            fetched_at: None,
+            ingested_at: None,
+            content_type: ContentType::TextPlain,
+            content: Some("text".into()),
+            content_base64: None,
+            charset: None,
+            hints: None,
+        });
+        let payload = raw.to_json().unwrap();
+        producer
+            .send(
+                BaseRecord::to(&self.input)
+                    .key(id)
+                    .payload(&payload)
+                    .partition(partition),
+            )
+            .unwrap();
+        producer.flush(Duration::from_secs(20)).unwrap();
+    }
+
+    fn output_ids(&self, expected: usize) -> Vec<String> {
+        let output = self.output.clone();
+        consume_all(
+            &output,
+            2,
+            expected,
+            Duration::from_secs(60),
+            Duration::from_millis(1500),
+        )
+        .iter()
+        .map(key)
+        .collect()
+    }
+}
+
+/// Starts a runner in the background; returns its stop token, metrics and task.
+fn start(
+    topics: &Topics,
+) -> (
+    CancellationToken,
+    RunnerMetrics,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let runner = Runner::new(topics.config(), FirstSeen::default()).unwrap();
+    let metrics = runner.metrics().clone();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(runner.run(stop.clone()));
+    (stop, metrics, task)
+}
+
+async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn counter(metrics: &RunnerMetrics, phase: &str) -> u64 {
+    metrics
+        .state_records
+        .with_label_values(&["first-seen", phase])
+        .get()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_instance_restores_the_state_before_taking_input() {
+    let topics = Topics::create();
+    let (stop, metrics, task) = start(&topics);
+    topics.send("a", 0);
+    let ready = metrics.clone();
+    wait_for("the first output", move || {
+        ready
+            .produced
+            .with_label_values(&["first-seen", "primary"])
+            .get()
+            == 1
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    // A new instance: "a" again must be recognised from the restored state; "b" is new.
+    let (stop, metrics, task) = start(&topics);
+    topics.send("a", 0);
+    topics.send("b", 1);
+    let ids = topics.output_ids(2);
+    assert_eq!(ids.iter().filter(|id| *id == "a").count(), 1, "{ids:?}");
+    assert_eq!(ids.iter().filter(|id| *id == "b").count(), 1, "{ids:?}");
+    assert!(counter(&metrics, "restore") >= 1, "the state was restored");
+    assert!(metrics.state_restore_seconds.get() > 0.0);
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_of_one_group_follow_each_others_state() {
+    let topics = Topics::create();
+    let (stop_1, metrics_1, task_1) = start(&topics);
+    let (stop_2, metrics_2, task_2) = start(&topics);
+    // Both joined, one partition each.
+    let (m1, m2) = (metrics_1.clone(), metrics_2.clone());
+    wait_for("one partition each", move || {
+        m1.assigned_partitions.get() == 1 && m2.assigned_partitions.get() == 1
+    })
+    .await;
+
+    topics.send("x", 0);
+    let (m1, m2) = (metrics_1.clone(), metrics_2.clone());
+    wait_for("both instances to see x's state", move || {
+        counter(&m1, "follow") >= 1 && counter(&m2, "follow") >= 1
+    })
+    .await;
+    // The same id on the other partition, owned by the other instance.
+    topics.send("x", 1);
+    let ids = topics.output_ids(1);
+    assert_eq!(
+        ids,
+        ["x"],
+        "the second instance knew x from the first one's state"
+    );
+    stop_1.cancel();
+    stop_2.cancel();
+    task_1.await.unwrap().unwrap();
+    task_2.await.unwrap().unwrap();
+}
