@@ -346,6 +346,17 @@ impl Event {
         }
     }
 
+    /// When the article entered `news.raw.v1`: the start of its end-to-end latency.
+    pub fn ingested_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Event::Raw(e) => e.ingested_at,
+            Event::Normalized(e) => Some(e.ingested_at),
+            Event::Deduplicated(e) => Some(e.article.ingested_at),
+            Event::DuplicateNotice(_) => None,
+            Event::Enriched(e) => Some(e.article.ingested_at),
+        }
+    }
+
     /// Parses a payload as an event of `kind`, with the typed reason when it cannot.
     pub fn from_json(kind: EventKind, payload: &[u8]) -> Result<Event, Rejection> {
         Ok(match kind {

@@ -252,7 +252,9 @@ impl RunnerConfig {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            .set("isolation.level", "read_committed");
+            .set("isolation.level", "read_committed")
+            // Consumer lag per partition for /metrics.
+            .set("statistics.interval.ms", "5000");
         self.apply_options(&mut config, true);
         config
     }

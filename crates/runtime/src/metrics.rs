@@ -11,10 +11,17 @@ use prometheus::{
 #[derive(Debug, Clone)]
 pub struct RunnerMetrics {
     pub registry: Registry,
-    /// Records read from the input topic.
+    /// Records read, by topic.
     pub consumed: IntCounterVec,
-    /// Records acknowledged by the broker, by output (`primary`, `duplicates`, `topic`, `dlq`).
+    /// Records acknowledged by the broker, by topic and output (`primary`, `duplicates`,
+    /// `topic`, `dlq`, `state`).
     pub produced: IntCounterVec,
+    /// From `ingested_at` (the raw record's timestamp) to the acknowledgement of an output.
+    pub end_to_end_latency_seconds: HistogramVec,
+    /// Records behind the end of each owned input partition (librdkafka statistics).
+    pub consumer_lag: IntGaugeVec,
+    /// Partition assignments and revocations.
+    pub rebalances: IntCounterVec,
     /// Inputs sent to the dead-letter topic, by reason.
     pub dead_letters: IntCounterVec,
     /// Retries of transient stage or delivery errors.
@@ -45,15 +52,15 @@ impl RunnerMetrics {
                 "newsflow_input_records_total",
                 "Records read from the input topic.",
             ),
-            &["stage"],
+            &["stage", "topic"],
         )
         .expect("valid metric");
         let produced = IntCounterVec::new(
             Opts::new(
                 "newsflow_output_records_total",
-                "Records the broker acknowledged, by output (primary, duplicates, topic, dlq).",
+                "Records the broker acknowledged, by topic and output (primary, duplicates, topic, dlq, state).",
             ),
-            &["stage", "output"],
+            &["stage", "topic", "output"],
         )
         .expect("valid metric");
         let dead_letters = IntCounterVec::new(
@@ -92,6 +99,31 @@ impl RunnerMetrics {
                 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ]),
             &["stage"],
+        )
+        .expect("valid metric");
+        let end_to_end_latency_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "newsflow_end_to_end_latency_seconds",
+                "From the article entering news.raw.v1 (ingested_at) to this stage's output being acknowledged.",
+            )
+            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]),
+            &["stage"],
+        )
+        .expect("valid metric");
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "newsflow_consumer_lag_records",
+                "Records behind the end of each owned input partition.",
+            ),
+            &["stage", "topic", "partition"],
+        )
+        .expect("valid metric");
+        let rebalances = IntCounterVec::new(
+            Opts::new(
+                "newsflow_rebalances_total",
+                "Partition assignments and revocations.",
+            ),
+            &["stage", "kind"],
         )
         .expect("valid metric");
         let in_flight = IntGauge::new(
@@ -143,6 +175,9 @@ impl RunnerMetrics {
             Box::new(build_info.clone()),
             Box::new(state_restore_seconds.clone()),
             Box::new(state_records.clone()),
+            Box::new(end_to_end_latency_seconds.clone()),
+            Box::new(consumer_lag.clone()),
+            Box::new(rebalances.clone()),
         ] {
             registry
                 .register(collector)
@@ -169,6 +204,9 @@ impl RunnerMetrics {
             build_info,
             state_restore_seconds,
             state_records,
+            end_to_end_latency_seconds,
+            consumer_lag,
+            rebalances,
         }
     }
 
@@ -185,5 +223,63 @@ impl RunnerMetrics {
 impl Default for RunnerMetrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        let metrics = RunnerMetrics::new();
+        // Label values make every vector appear in the exposition.
+        metrics.consumed.with_label_values(&["s", "t"]).inc();
+        metrics
+            .produced
+            .with_label_values(&["s", "t", "primary"])
+            .inc();
+        metrics
+            .dead_letters
+            .with_label_values(&["s", "malformed_json"])
+            .inc();
+        metrics.retries.with_label_values(&["s", "stage"]).inc();
+        metrics.stage_seconds.with_label_values(&["s"]).observe(0.1);
+        metrics
+            .end_to_end_seconds
+            .with_label_values(&["s"])
+            .observe(0.1);
+        metrics
+            .end_to_end_latency_seconds
+            .with_label_values(&["s"])
+            .observe(0.1);
+        metrics
+            .consumer_lag
+            .with_label_values(&["s", "t", "0"])
+            .set(3);
+        metrics.rebalances.with_label_values(&["s", "assign"]).inc();
+        metrics
+            .state_records
+            .with_label_values(&["s", "restore"])
+            .inc();
+        metrics.build_info.with_label_values(&["0.1.0", "s"]).set(1);
+        let families = metrics.registry.gather();
+        let ours: Vec<_> = families
+            .iter()
+            .filter(|f| !f.name().starts_with("process_"))
+            .collect();
+        assert!(ours.len() >= 15, "{}", ours.len());
+        for family in ours {
+            let name = family.name();
+            assert!(name.starts_with("newsflow_"), "{name}");
+            let counter = family.get_field_type() == prometheus::proto::MetricType::COUNTER;
+            assert_eq!(counter, name.ends_with("_total"), "{name}");
+            assert!(!family.help().is_empty(), "{name} has no help");
+        }
+        assert!(
+            metrics.render().contains(
+                "newsflow_consumer_lag_records{partition=\"0\",stage=\"s\",topic=\"t\"} 3"
+            )
+        );
     }
 }

@@ -39,8 +39,20 @@ use crate::state::{StateReader, StateRecord};
 /// The consumer's context: tracks the group membership for `/readyz`.
 #[derive(Debug)]
 pub struct RunnerContext {
+    service: &'static str,
     health: Arc<Health>,
     metrics: RunnerMetrics,
+    /// The owned input partitions, whose lag is reported.
+    assigned: std::sync::Mutex<std::collections::HashSet<(String, i32)>>,
+}
+
+impl RunnerContext {
+    fn owned(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, i32)>> {
+        // A panic while holding the lock cannot leave the set inconsistent; keep using it.
+        self.assigned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl ClientContext for RunnerContext {
@@ -53,6 +65,25 @@ impl ClientContext for RunnerContext {
         }
         tracing::warn!(error = %error, reason, "kafka client error");
     }
+
+    /// librdkafka statistics (every `statistics.interval.ms`): the lag of each owned partition.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let owned = self.owned();
+        for (topic, stats) in &statistics.topics {
+            for (partition, p) in &stats.partitions {
+                if *partition < 0
+                    || p.consumer_lag < 0
+                    || !owned.contains(&(topic.clone(), *partition))
+                {
+                    continue;
+                }
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[self.service, topic, &partition.to_string()])
+                    .set(p.consumer_lag);
+            }
+        }
+    }
 }
 
 impl ConsumerContext for RunnerContext {
@@ -62,12 +93,41 @@ impl ConsumerContext for RunnerContext {
             // joined all the same.
             Rebalance::Assign(partitions) => {
                 self.metrics
+                    .rebalances
+                    .with_label_values(&[self.service, "assign"])
+                    .inc();
+                let mut owned = self.owned();
+                owned.clear();
+                owned.extend(
+                    partitions
+                        .elements()
+                        .iter()
+                        .map(|e| (e.topic().to_owned(), e.partition())),
+                );
+                drop(owned);
+                self.metrics
                     .assigned_partitions
                     .set(partitions.count() as i64);
                 self.health.set_joined(true);
                 tracing::info!(partitions = %describe(partitions), "partitions assigned");
             }
             Rebalance::Revoke(partitions) => {
+                self.metrics
+                    .rebalances
+                    .with_label_values(&[self.service, "revoke"])
+                    .inc();
+                let mut owned = self.owned();
+                for element in partitions.elements() {
+                    let key = (element.topic().to_owned(), element.partition());
+                    owned.remove(&key);
+                    // A revoked partition's lag is another instance's to report.
+                    let _ = self.metrics.consumer_lag.remove_label_values(&[
+                        self.service,
+                        &key.0,
+                        &key.1.to_string(),
+                    ]);
+                }
+                drop(owned);
                 self.metrics.assigned_partitions.set(0);
                 tracing::info!(partitions = %describe(partitions), "partitions revoked");
             }
@@ -114,7 +174,10 @@ fn backoff(attempt: u32) -> Duration {
 /// One output waiting for its acknowledgement, with the label of its output.
 struct Delivery {
     future: DeliveryFuture,
+    topic: String,
     output: &'static str,
+    /// For article outputs: when the article entered the pipeline.
+    ingested_at: Option<DateTime<Utc>>,
 }
 
 /// A running stage service.
@@ -180,8 +243,10 @@ impl<S: Stage> Runner<S> {
         };
 
         let context = RunnerContext {
+            service: self.config.service,
             health: self.health.clone(),
             metrics: self.metrics.clone(),
+            assigned: Default::default(),
         };
         let consumer: StreamConsumer<RunnerContext> = self
             .config
@@ -355,7 +420,10 @@ impl<S: Stage> Runner<S> {
     ) -> anyhow::Result<Pending> {
         let read_at = Instant::now();
         let service = self.config.service;
-        self.metrics.consumed.with_label_values(&[service]).inc();
+        self.metrics
+            .consumed
+            .with_label_values(&[service, message.topic()])
+            .inc();
         let position = InputPosition {
             topic: message.topic().to_owned(),
             partition: message.partition(),
@@ -413,7 +481,13 @@ impl<S: Stage> Runner<S> {
                         headers,
                     )
                     .await?;
-                    deliveries.push(Delivery { future, output });
+                    let ingested_at = emit.event.ingested_at();
+                    deliveries.push(Delivery {
+                        future,
+                        topic,
+                        output,
+                        ingested_at,
+                    });
                 }
             }
             Err(rejection) => {
@@ -444,7 +518,9 @@ impl<S: Stage> Runner<S> {
                 .await?;
                 deliveries.push(Delivery {
                     future,
+                    topic: self.config.dlq_topic.clone(),
                     output: "dlq",
+                    ingested_at: None,
                 });
             }
         }
@@ -466,7 +542,9 @@ impl<S: Stage> Runner<S> {
             .await?;
             deliveries.push(Delivery {
                 future,
+                topic: topic.to_owned(),
                 output: "state",
+                ingested_at: None,
             });
         }
 
@@ -479,8 +557,15 @@ impl<S: Stage> Runner<S> {
                     .await?;
                 metrics
                     .produced
-                    .with_label_values(&[service, delivery.output])
+                    .with_label_values(&[service, &delivery.topic, delivery.output])
                     .inc();
+                if let Some(ingested_at) = delivery.ingested_at {
+                    let latency = (Utc::now() - ingested_at).to_std().unwrap_or_default();
+                    metrics
+                        .end_to_end_latency_seconds
+                        .with_label_values(&[service])
+                        .observe(latency.as_secs_f64());
+                }
             }
             Ok(Done { position, read_at })
         }))

@@ -198,11 +198,11 @@ async fn a_restarted_instance_restores_the_state_before_taking_input() {
     let topics = Topics::create();
     let (stop, metrics, task) = start(&topics);
     topics.send("a", 0);
-    let ready = metrics.clone();
+    let (ready, out) = (metrics.clone(), topics.output.clone());
     wait_for("the first output", move || {
         ready
             .produced
-            .with_label_values(&["first-seen", "primary"])
+            .with_label_values(&["first-seen", &out, "primary"])
             .get()
             == 1
     })
