@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of newsflow, on a fresh machine as on a developer's:
 #
-#   1. installs the system packages the build needs (TLS for librdkafka) when they are missing;
+#   1. installs the system packages it needs (TLS for librdkafka, Java and Maven for Kafka,
+#      promtool) when they are missing;
 #   2. starts a private Kafka broker (deploy/local/kafka.sh, on its own ports and a fresh data
 #      directory under target/) unless NEWSFLOW_TEST_BROKERS names one already running;
-#   3. runs cargo fmt --check, clippy with warnings denied, every test, and one smoke pass of
-#      every benchmark, all from the same debug build;
+#   3. checks the monitoring files with promtool, then runs cargo fmt --check, clippy with
+#      warnings denied, every test, and one smoke pass of every benchmark, all from the same
+#      debug build;
 #   4. stops the broker it started, whatever happened.
 #
 # Environment: NEWSFLOW_TEST_BROKERS (use this broker, start none), NEWSFLOW_TEST_KAFKA_PORT
@@ -27,6 +29,8 @@ command -v make >/dev/null || missing+=(make)
 command -v g++ >/dev/null || missing+=(g++)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=()
@@ -48,6 +52,9 @@ if [ -z "${NEWSFLOW_TEST_BROKERS:-}" ]; then
 else
   step "using the Kafka broker at $NEWSFLOW_TEST_BROKERS"
 fi
+
+step "monitoring: Prometheus config, alert rule tests, dashboard queries"
+scripts/check-observability.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check

@@ -3,8 +3,8 @@
 //! closed list).
 
 use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder as _, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Every metric the runner updates.
@@ -17,7 +17,7 @@ pub struct RunnerMetrics {
     /// `topic`, `dlq`, `state`).
     pub produced: IntCounterVec,
     /// From `ingested_at` (the raw record's timestamp) to the acknowledgement of an output.
-    pub end_to_end_latency_seconds: HistogramVec,
+    pub end_to_end_latency_seconds: Histogram,
     /// Records behind the end of each owned input partition (librdkafka statistics).
     pub consumer_lag: IntGaugeVec,
     /// Partition assignments and revocations.
@@ -27,9 +27,9 @@ pub struct RunnerMetrics {
     /// Retries of transient stage or delivery errors.
     pub retries: IntCounterVec,
     /// Time a stage spends on one input.
-    pub stage_seconds: HistogramVec,
+    pub stage_seconds: Histogram,
     /// From reading an input to the broker acknowledging all its outputs.
-    pub end_to_end_seconds: HistogramVec,
+    pub end_to_end_seconds: Histogram,
     /// Inputs read but not yet acknowledged.
     pub in_flight: IntGauge,
     /// Partitions of the input topic assigned to this instance.
@@ -45,14 +45,16 @@ pub struct RunnerMetrics {
 }
 
 impl RunnerMetrics {
-    pub fn new() -> Self {
-        let registry = Registry::new();
+    /// Metrics of one service; every series carries its name as the `stage` label.
+    pub fn new(service: &str) -> Self {
+        let labels = std::collections::HashMap::from([("stage".to_owned(), service.to_owned())]);
+        let registry = Registry::new_custom(None, Some(labels)).expect("a valid stage label");
         let consumed = IntCounterVec::new(
             Opts::new(
                 "newsflow_input_records_total",
                 "Records read from the input topic.",
             ),
-            &["stage", "topic"],
+            &["topic"],
         )
         .expect("valid metric");
         let produced = IntCounterVec::new(
@@ -60,7 +62,7 @@ impl RunnerMetrics {
                 "newsflow_output_records_total",
                 "Records the broker acknowledged, by topic and output (primary, duplicates, topic, dlq, state).",
             ),
-            &["stage", "topic", "output"],
+            &["topic", "output"],
         )
         .expect("valid metric");
         let dead_letters = IntCounterVec::new(
@@ -68,7 +70,7 @@ impl RunnerMetrics {
                 "newsflow_dead_letters_total",
                 "Inputs sent to the dead-letter topic, by error kind.",
             ),
-            &["stage", "error_kind"],
+            &["error_kind"],
         )
         .expect("valid metric");
         let retries = IntCounterVec::new(
@@ -76,10 +78,10 @@ impl RunnerMetrics {
                 "newsflow_retries_total",
                 "Retries of transient errors, by what failed (stage, delivery).",
             ),
-            &["stage", "what"],
+            &["what"],
         )
         .expect("valid metric");
-        let stage_seconds = HistogramVec::new(
+        let stage_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "newsflow_stage_duration_seconds",
                 "Time the stage spends on one input.",
@@ -87,10 +89,9 @@ impl RunnerMetrics {
             .buckets(vec![
                 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
             ]),
-            &["stage"],
         )
         .expect("valid metric");
-        let end_to_end_seconds = HistogramVec::new(
+        let end_to_end_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "newsflow_input_duration_seconds",
                 "From reading an input to the broker acknowledging every output of it.",
@@ -98,16 +99,14 @@ impl RunnerMetrics {
             .buckets(vec![
                 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ]),
-            &["stage"],
         )
         .expect("valid metric");
-        let end_to_end_latency_seconds = HistogramVec::new(
+        let end_to_end_latency_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "newsflow_end_to_end_latency_seconds",
                 "From the article entering news.raw.v1 (ingested_at) to this stage's output being acknowledged.",
             )
             .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]),
-            &["stage"],
         )
         .expect("valid metric");
         let consumer_lag = IntGaugeVec::new(
@@ -115,7 +114,7 @@ impl RunnerMetrics {
                 "newsflow_consumer_lag_records",
                 "Records behind the end of each owned input partition.",
             ),
-            &["stage", "topic", "partition"],
+            &["topic", "partition"],
         )
         .expect("valid metric");
         let rebalances = IntCounterVec::new(
@@ -123,7 +122,7 @@ impl RunnerMetrics {
                 "newsflow_rebalances_total",
                 "Partition assignments and revocations.",
             ),
-            &["stage", "kind"],
+            &["kind"],
         )
         .expect("valid metric");
         let in_flight = IntGauge::new(
@@ -146,7 +145,7 @@ impl RunnerMetrics {
                 "newsflow_build_info",
                 "Constant 1, labelled with the version and the service.",
             ),
-            &["version", "stage"],
+            &["version"],
         )
         .expect("valid metric");
         let state_restore_seconds = prometheus::Gauge::new(
@@ -159,7 +158,7 @@ impl RunnerMetrics {
                 "newsflow_state_records_total",
                 "State records applied, by phase (restore at start-up, follow afterwards).",
             ),
-            &["stage", "phase"],
+            &["phase"],
         )
         .expect("valid metric");
         for collector in [
@@ -220,49 +219,28 @@ impl RunnerMetrics {
     }
 }
 
-impl Default for RunnerMetrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_follow_prometheus_conventions() {
-        let metrics = RunnerMetrics::new();
+        let metrics = RunnerMetrics::new("s");
         // Label values make every vector appear in the exposition.
-        metrics.consumed.with_label_values(&["s", "t"]).inc();
-        metrics
-            .produced
-            .with_label_values(&["s", "t", "primary"])
-            .inc();
+        metrics.consumed.with_label_values(&["t"]).inc();
+        metrics.produced.with_label_values(&["t", "primary"]).inc();
         metrics
             .dead_letters
-            .with_label_values(&["s", "malformed_json"])
+            .with_label_values(&["malformed_json"])
             .inc();
-        metrics.retries.with_label_values(&["s", "stage"]).inc();
-        metrics.stage_seconds.with_label_values(&["s"]).observe(0.1);
-        metrics
-            .end_to_end_seconds
-            .with_label_values(&["s"])
-            .observe(0.1);
-        metrics
-            .end_to_end_latency_seconds
-            .with_label_values(&["s"])
-            .observe(0.1);
-        metrics
-            .consumer_lag
-            .with_label_values(&["s", "t", "0"])
-            .set(3);
-        metrics.rebalances.with_label_values(&["s", "assign"]).inc();
-        metrics
-            .state_records
-            .with_label_values(&["s", "restore"])
-            .inc();
-        metrics.build_info.with_label_values(&["0.1.0", "s"]).set(1);
+        metrics.retries.with_label_values(&["stage"]).inc();
+        metrics.stage_seconds.observe(0.1);
+        metrics.end_to_end_seconds.observe(0.1);
+        metrics.end_to_end_latency_seconds.observe(0.1);
+        metrics.consumer_lag.with_label_values(&["t", "0"]).set(3);
+        metrics.rebalances.with_label_values(&["assign"]).inc();
+        metrics.state_records.with_label_values(&["restore"]).inc();
+        metrics.build_info.with_label_values(&["0.1.0"]).set(1);
         let families = metrics.registry.gather();
         let ours: Vec<_> = families
             .iter()
@@ -276,10 +254,17 @@ mod tests {
             assert_eq!(counter, name.ends_with("_total"), "{name}");
             assert!(!family.help().is_empty(), "{name} has no help");
         }
-        assert!(
-            metrics.render().contains(
-                "newsflow_consumer_lag_records{partition=\"0\",stage=\"s\",topic=\"t\"} 3"
-            )
-        );
+        let text = metrics.render();
+        let lag = text
+            .lines()
+            .find(|l| l.starts_with("newsflow_consumer_lag_records{"))
+            .unwrap_or_default();
+        for part in ["partition=\"0\"", "stage=\"s\"", "topic=\"t\"", "} 3"] {
+            assert!(lag.contains(part), "{lag}");
+        }
+        // The stage label is on every series, the process metrics' included.
+        let series = text.lines().filter(|l| !l.starts_with('#'));
+        assert!(series.clone().all(|l| l.contains("stage=\"s\"")), "{text}");
+        assert!(series.clone().any(|l| l.starts_with("process_")), "{text}");
     }
 }

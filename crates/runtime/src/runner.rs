@@ -79,7 +79,7 @@ impl ClientContext for RunnerContext {
                 }
                 self.metrics
                     .consumer_lag
-                    .with_label_values(&[self.service, topic, &partition.to_string()])
+                    .with_label_values(&[topic, &partition.to_string()])
                     .set(p.consumer_lag);
             }
         }
@@ -92,10 +92,7 @@ impl ConsumerContext for RunnerContext {
             // Also called with an empty list for a member that got no partitions: it has
             // joined all the same.
             Rebalance::Assign(partitions) => {
-                self.metrics
-                    .rebalances
-                    .with_label_values(&[self.service, "assign"])
-                    .inc();
+                self.metrics.rebalances.with_label_values(&["assign"]).inc();
                 let mut owned = self.owned();
                 owned.clear();
                 owned.extend(
@@ -112,10 +109,7 @@ impl ConsumerContext for RunnerContext {
                 tracing::info!(partitions = %describe(partitions), "partitions assigned");
             }
             Rebalance::Revoke(partitions) => {
-                self.metrics
-                    .rebalances
-                    .with_label_values(&[self.service, "revoke"])
-                    .inc();
+                self.metrics.rebalances.with_label_values(&["revoke"]).inc();
                 let mut owned = self.owned();
                 for element in partitions.elements() {
                     let key = (element.topic().to_owned(), element.partition());
@@ -200,10 +194,10 @@ impl<S> std::fmt::Debug for Runner<S> {
 impl<S: Stage> Runner<S> {
     /// Builds the clients; fails on a bad configuration, never on an unreachable broker.
     pub fn new(config: RunnerConfig, stage: S) -> anyhow::Result<Self> {
-        let metrics = RunnerMetrics::new();
+        let metrics = RunnerMetrics::new(config.service);
         metrics
             .build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION"), config.service])
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         let health = Arc::new(Health::new(metrics.clone(), stage.is_stateful()));
         let producer: FutureProducer = config
@@ -310,13 +304,10 @@ impl<S: Stage> Runner<S> {
         })?;
         let reader = StateReader::new(&self.config, &topic)?;
         let started = Instant::now();
-        let (stage, metrics, service) = (&mut self.stage, &self.metrics, self.config.service);
+        let (stage, metrics) = (&mut self.stage, &self.metrics);
         let records = tokio::task::block_in_place(|| {
             reader.restore(|key, value| {
-                metrics
-                    .state_records
-                    .with_label_values(&[service, "restore"])
-                    .inc();
+                metrics.state_records.with_label_values(&["restore"]).inc();
                 if let Err(err) = stage.restore_state(key, value) {
                     tracing::warn!(key, error = %err, "state record skipped");
                 }
@@ -335,7 +326,7 @@ impl<S: Stage> Runner<S> {
     fn apply_state(&mut self, record: StateRecord) {
         self.metrics
             .state_records
-            .with_label_values(&[self.config.service, "follow"])
+            .with_label_values(&["follow"])
             .inc();
         if let Err(err) = self
             .stage
@@ -400,7 +391,6 @@ impl<S: Stage> Runner<S> {
         self.metrics.in_flight.dec();
         self.metrics
             .end_to_end_seconds
-            .with_label_values(&[self.config.service])
             .observe(done.read_at.elapsed().as_secs_f64());
         let Done { position, .. } = done;
         if let Err(err) =
@@ -422,7 +412,7 @@ impl<S: Stage> Runner<S> {
         let service = self.config.service;
         self.metrics
             .consumed
-            .with_label_values(&[service, message.topic()])
+            .with_label_values(&[message.topic()])
             .inc();
         let position = InputPosition {
             topic: message.topic().to_owned(),
@@ -497,7 +487,7 @@ impl<S: Stage> Runner<S> {
                 );
                 self.metrics
                     .dead_letters
-                    .with_label_values(&[service, rejection.kind.as_str()])
+                    .with_label_values(&[rejection.kind.as_str()])
                     .inc();
                 let payload = message.payload().unwrap_or_default();
                 let headers = envelope::dead_letter_headers(
@@ -553,17 +543,15 @@ impl<S: Stage> Runner<S> {
         let retry_timeout = self.config.retry_timeout;
         Ok(Box::pin(async move {
             for delivery in deliveries {
-                await_delivery(&producer, delivery.future, retry_timeout, &metrics, service)
-                    .await?;
+                await_delivery(&producer, delivery.future, retry_timeout, &metrics).await?;
                 metrics
                     .produced
-                    .with_label_values(&[service, &delivery.topic, delivery.output])
+                    .with_label_values(&[&delivery.topic, delivery.output])
                     .inc();
                 if let Some(ingested_at) = delivery.ingested_at {
                     let latency = (Utc::now() - ingested_at).to_std().unwrap_or_default();
                     metrics
                         .end_to_end_latency_seconds
-                        .with_label_values(&[service])
                         .observe(latency.as_secs_f64());
                 }
             }
@@ -593,7 +581,6 @@ impl<S: Stage> Runner<S> {
             let result = self.stage.process(event, &ctx);
             self.metrics
                 .stage_seconds
-                .with_label_values(&[self.config.service])
                 .observe(timer.elapsed().as_secs_f64());
             match result {
                 Ok(emits) => return Ok(Ok(emits)),
@@ -606,10 +593,7 @@ impl<S: Stage> Runner<S> {
                             self.config.retry_timeout
                         );
                     }
-                    self.metrics
-                        .retries
-                        .with_label_values(&[self.config.service, "stage"])
-                        .inc();
+                    self.metrics.retries.with_label_values(&["stage"]).inc();
                     let wait = backoff(attempt);
                     tracing::warn!(error = %message, retry_in = ?wait, "transient stage error; retrying");
                     attempt += 1;
@@ -665,7 +649,6 @@ async fn await_delivery(
     mut future: DeliveryFuture,
     retry_timeout: Duration,
     metrics: &RunnerMetrics,
-    service: &'static str,
 ) -> anyhow::Result<()> {
     let first_try = Instant::now();
     let mut attempt = 0;
@@ -682,10 +665,7 @@ async fn await_delivery(
             }
             Err(_) => bail!("the producer went away before acknowledging a record"),
         };
-        metrics
-            .retries
-            .with_label_values(&[service, "delivery"])
-            .inc();
+        metrics.retries.with_label_values(&["delivery"]).inc();
         tokio::time::sleep(backoff(attempt)).await;
         attempt += 1;
         let headers = failed.headers().cloned().unwrap_or_default();

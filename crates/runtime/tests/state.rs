@@ -187,10 +187,7 @@ async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 fn counter(metrics: &RunnerMetrics, phase: &str) -> u64 {
-    metrics
-        .state_records
-        .with_label_values(&["first-seen", phase])
-        .get()
+    metrics.state_records.with_label_values(&[phase]).get()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,11 +197,7 @@ async fn a_restarted_instance_restores_the_state_before_taking_input() {
     topics.send("a", 0);
     let (ready, out) = (metrics.clone(), topics.output.clone());
     wait_for("the first output", move || {
-        ready
-            .produced
-            .with_label_values(&["first-seen", &out, "primary"])
-            .get()
-            == 1
+        ready.produced.with_label_values(&[&out, "primary"]).get() == 1
     })
     .await;
     stop.cancel();
