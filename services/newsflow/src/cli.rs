@@ -59,6 +59,23 @@ goes to stderr."
     /// The identity stage as a service: copy every event of one topic to another (the
     /// runner's test subject and the Kafka I/O baseline).
     Relay(RelayArgs),
+
+    /// Exit 0 when an HTTP endpoint answers 2xx (the container health check: images have no curl).
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The URL to check (plain HTTP), e.g. http://127.0.0.1:9090/readyz.
+    #[arg(
+        env = "NEWSFLOW_PROBE_URL",
+        default_value = "http://127.0.0.1:9090/healthz"
+    )]
+    pub url: String,
+
+    /// Give up after this long.
+    #[arg(long, env = "NEWSFLOW_PROBE_TIMEOUT", default_value = "2s", value_parser = newsflow_runtime::config::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,5 +5,6 @@
 pub mod cli;
 pub mod input;
 pub mod pipeline;
+pub mod probe;
 pub mod produce;
 pub mod synth;

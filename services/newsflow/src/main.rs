@@ -17,6 +17,11 @@ fn main() -> ExitCode {
         Command::Produce(args) => block_on(produce_command(args)),
         Command::Topics(TopicsCommand::Create(args)) => block_on(topics_create(args)),
         Command::Relay(args) => return relay(args),
+        Command::Probe(args) => match newsflow::probe::get_status(&args.url, args.timeout) {
+            Ok(status) if (200..300).contains(&status) => Ok(()),
+            Ok(status) => Err(anyhow::anyhow!("{} answered {status}", args.url)),
+            Err(err) => Err(err),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,81 @@
+//! `newsflow probe URL`: a minimal HTTP/1.1 GET for container health checks.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs as _};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+/// GETs `url` (plain `http://host:port/path`) and returns the status code.
+pub fn get_status(url: &str, timeout: Duration) -> anyhow::Result<u16> {
+    let rest = url
+        .strip_prefix("http://")
+        .context("only http:// URLs are supported")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let address = authority
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {authority}"))?
+        .next()
+        .with_context(|| format!("{authority} has no address"))?;
+    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .with_context(|| format!("cannot connect to {authority}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut head = [0u8; 64];
+    let read = stream.read(&mut head).context("no answer")?;
+    let line = String::from_utf8_lossy(&head[..read]);
+    let Some(status) = line.split(' ').nth(1).and_then(|s| s.parse().ok()) else {
+        bail!("not an HTTP answer: {line:?}");
+    };
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probing_nothing_fails_clearly() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = get_status(
+            &format!("http://127.0.0.1:{port}/healthz"),
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot connect"), "{err}");
+        assert!(get_status("https://x/", Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn reads_the_status_line() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 256];
+            let _ = conn.read(&mut buf).unwrap();
+            conn.write_all(b"HTTP/1.1 503 Service Unavailable\r\n\r\nnot ready")
+                .unwrap();
+        });
+        assert_eq!(
+            get_status(
+                &format!("http://127.0.0.1:{port}/readyz"),
+                Duration::from_secs(2)
+            )
+            .unwrap(),
+            503
+        );
+        server.join().unwrap();
+    }
+}
