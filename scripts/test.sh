@@ -31,6 +31,7 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=()
@@ -55,6 +56,9 @@ fi
 
 step "monitoring: Prometheus config, alert rule tests, dashboard queries"
 scripts/check-observability.sh
+
+step "deployment files: Dockerfile, compose, Kubernetes manifests"
+scripts/check-deploy.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check
