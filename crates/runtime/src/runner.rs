@@ -195,6 +195,15 @@ impl<S: Stage> Runner<S> {
     /// Builds the clients; fails on a bad configuration, never on an unreachable broker.
     pub fn new(config: RunnerConfig, stage: S) -> anyhow::Result<Self> {
         let metrics = RunnerMetrics::new(config.service);
+        Self::with_metrics(config, stage, metrics)
+    }
+
+    /// Like [`Runner::new`], with metrics the caller made (and may have added its own to).
+    pub fn with_metrics(
+        config: RunnerConfig,
+        stage: S,
+        metrics: RunnerMetrics,
+    ) -> anyhow::Result<Self> {
         metrics
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])

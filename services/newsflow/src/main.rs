@@ -124,5 +124,5 @@ fn relay(args: RelayArgs) -> ExitCode {
     };
     let config = RunnerConfig::new(&args.service, &defaults, Some(args.output_topic.clone()));
     let kind = args.event_kind.into();
-    newsflow_runtime::run_service(&args.service, config, || Ok(IdentityStage::new(kind)))
+    newsflow_runtime::run_service(&args.service, config, |_| Ok(IdentityStage::new(kind)))
 }
