@@ -5,8 +5,12 @@
 #   - kubectl kustomize renders the base and the example overlay; core kinds validated against
 #     the Kubernetes schemas (kubernetes-validate --strict), ServiceMonitor and ScaledObject
 #     against deploy/k8s/schemas/.
+#   - with --binaries DIR: every service binary run with exactly the flags and environment that
+#     compose and the manifests give it (scripts/check-deployed-config.py).
 # Tools come from PyPI into target/deploy-tools (pinned versions).
 set -euo pipefail
+binaries=
+if [ "${1:-}" = "--binaries" ]; then binaries=${2:?--binaries needs a directory}; fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 tools=$root/target/deploy-tools
@@ -69,4 +73,8 @@ for path, pattern in [("docker-compose.yml", r"^\s+image: (\S+)"), ("deploy/dock
             failures += 1
 sys.exit(1 if failures else 0)
 PY
+if [ -n "$binaries" ]; then
+  echo "service configuration as deployed (binaries in $binaries)"
+  python3 scripts/check-deployed-config.py "$binaries" "$work/base.yaml" "$work/example.yaml"
+fi
 echo "deployment files OK"

@@ -57,9 +57,6 @@ fi
 step "monitoring: Prometheus config, alert rule tests, dashboard queries"
 scripts/check-observability.sh
 
-step "deployment files: Dockerfile, compose, Kubernetes manifests"
-scripts/check-deploy.sh
-
 step "cargo fmt --check"
 cargo fmt --all --check
 
@@ -68,6 +65,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+step "deployment files: Dockerfile, compose, Kubernetes manifests, services' configuration"
+cargo build --workspace --bins --locked
+scripts/check-deploy.sh --binaries "$root/target/debug"
 
 step "benchmarks, one smoke pass each"
 cargo test --workspace --benches --locked

@@ -200,6 +200,8 @@ pub struct RunnerConfig {
     pub duplicates_topic: Option<String>,
     /// The compacted topic of a stateful stage's state.
     pub state_topic: Option<String>,
+    /// Service settings beyond the runner's, shown by `--check-config` (`name = value`).
+    pub extra: Vec<(&'static str, String)>,
     pub dlq_topic: String,
     pub admin_addr: SocketAddr,
     pub kafka_options: Vec<KafkaOption>,
@@ -229,6 +231,13 @@ impl RunnerConfig {
             output_topic,
             duplicates_topic: None,
             state_topic: None,
+            extra: vec![(
+                "log_format",
+                match args.log_format {
+                    LogFormat::Json => "json".to_owned(),
+                    LogFormat::Pretty => "pretty".to_owned(),
+                },
+            )],
             dlq_topic: args.dlq_topic.clone(),
             admin_addr: args.admin_addr,
             kafka_options: args.client.kafka_options.clone(),
@@ -318,6 +327,9 @@ impl RunnerConfig {
             ),
             format!("dlq_max_bytes = {}", self.dlq_max_bytes),
         ];
+        for (name, value) in &self.extra {
+            lines.push(format!("{name} = {value}"));
+        }
         for option in &self.kafka_options {
             lines.push(format!("kafka.{} = {}", option.key, option.shown_value()));
         }
