@@ -45,25 +45,57 @@ pub async fn create_topics(
     client: ClientConfig,
     settings: &TopicSettings,
 ) -> anyhow::Result<Vec<(String, TopicOutcome)>> {
+    let names = topic_names(settings);
+    let topics: Vec<(String, bool)> = names
+        .into_iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let compact = TOPICS
+                .get(index)
+                .is_some_and(|t| t.cleanup == Cleanup::Compact);
+            (name, compact)
+        })
+        .collect();
+    create(client, settings, topics).await
+}
+
+/// Creates only `settings.extra` (e.g. the per-tag topics of a reloaded taxonomy).
+pub async fn create_named_topics(
+    client: ClientConfig,
+    settings: &TopicSettings,
+) -> anyhow::Result<Vec<(String, TopicOutcome)>> {
+    let topics = settings
+        .extra
+        .iter()
+        .map(|name| (format!("{}{name}", settings.prefix), false))
+        .collect();
+    create(client, settings, topics).await
+}
+
+async fn create(
+    client: ClientConfig,
+    settings: &TopicSettings,
+    names: Vec<(String, bool)>,
+) -> anyhow::Result<Vec<(String, TopicOutcome)>> {
     let admin: AdminClient<DefaultClientContext> = client
         .create()
         .context("cannot create the Kafka admin client")?;
     let max_bytes = settings.max_message_bytes.to_string();
-    let names = topic_names(settings);
-    let mut topics = Vec::new();
-    for (index, name) in names.iter().enumerate() {
-        let compact = TOPICS
-            .get(index)
-            .is_some_and(|t| t.cleanup == Cleanup::Compact);
-        let topic = NewTopic::new(
-            name,
-            settings.partitions,
-            TopicReplication::Fixed(settings.replication),
-        )
-        .set("max.message.bytes", &max_bytes)
-        .set("cleanup.policy", if compact { "compact" } else { "delete" });
-        topics.push(topic);
-    }
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|(name, compact)| {
+            NewTopic::new(
+                name,
+                settings.partitions,
+                TopicReplication::Fixed(settings.replication),
+            )
+            .set("max.message.bytes", &max_bytes)
+            .set(
+                "cleanup.policy",
+                if *compact { "compact" } else { "delete" },
+            )
+        })
+        .collect();
     let options = AdminOptions::new()
         .operation_timeout(Some(Duration::from_secs(30)))
         .request_timeout(Some(Duration::from_secs(30)));
