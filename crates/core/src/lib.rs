@@ -4,12 +4,18 @@
 
 pub mod dead_letter;
 pub mod decode;
+pub mod dedup;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod normalize;
 pub mod stage;
+pub mod tag;
 pub mod topics;
 
+pub use dedup::{DedupConfig, DedupStage};
 pub use error::{ErrorKind, Rejection, StageError};
 pub use event::{Event, EventKind, RawEvent};
+pub use normalize::{NormalizeConfig, NormalizeStage};
 pub use stage::{Chain, Emit, Route, Stage, StageContext, StateChange};
+pub use tag::{TagStage, Taxonomy};

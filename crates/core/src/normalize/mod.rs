@@ -1,0 +1,514 @@
+//! The normalize stage: a raw page in, a clean structured article out (`news.normalized.v1`).
+//!
+//! Every layout (plain-text page dumps, headline-first and body-only texts, HTML pages, JSON
+//! Feed items) is first read into an [`Extract`]: the parts the page itself states. One common
+//! step then finishes the article: related-stories block, byline and dateline split off the
+//! body, producer hints applied, dates read in the source's zone, display text tidied and put
+//! in NFC, language detected, words counted and the folded content hash taken.
+//!
+//! Everything that differs between sites comes from [`NormalizeConfig`]; the code never
+//! branches on a source name.
+
+mod clean;
+mod config;
+mod dates;
+mod feed;
+mod html;
+mod language;
+mod parts;
+mod text;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+pub use config::{ClutterLine, NormalizeConfig, NormalizeConfigError, SourceConfig};
+
+use crate::decode::DecodeStage;
+use crate::error::{ErrorKind, Rejection, StageError};
+use crate::event::{ContentType, Dateline, Event, EventKind, NormalizedArticle, RawEvent, Related};
+use crate::ids::canonical_url;
+use crate::stage::{Emit, Route, Stage, StageContext};
+use clean::{ClutterMatcher, display_text, hash_and_count, into_nfc};
+use dates::{DateParser, DateReading};
+use html::HtmlSelectors;
+use language::LanguageDetector;
+use parts::Parts;
+
+/// The longest article id the contract allows.
+const MAX_ID_CHARS: usize = 256;
+/// A byline may stand among the first paragraphs of a body.
+const BYLINE_WINDOW: usize = 2;
+
+/// What a page states about itself, before the common finishing step.
+#[derive(Debug, Default)]
+pub(crate) struct Extract {
+    pub(crate) title: Option<String>,
+    pub(crate) section: Option<String>,
+    pub(crate) authors: Vec<String>,
+    /// The publication time as the page writes it.
+    pub(crate) published_raw: Option<String>,
+    /// Candidate body paragraphs, tidied, clutter already removed.
+    pub(crate) paragraphs: Vec<String>,
+    pub(crate) related: Vec<Related>,
+    /// The page's own (canonical) URL, possibly relative.
+    pub(crate) url: Option<String>,
+    /// The language the page declares (`<html lang>`, JSON Feed `language`).
+    pub(crate) language_hint: Option<String>,
+}
+
+/// A source's compiled settings.
+#[derive(Debug)]
+struct SourceRules {
+    zone: Option<Tz>,
+    /// The language the source publishes in, when configured.
+    language: Option<String>,
+    /// Global plus this source's clutter lines; `None` when the source adds none.
+    clutter: Option<ClutterMatcher>,
+}
+
+/// Everything compiled from the configuration, once per stage.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    default_zone: Tz,
+    clutter: ClutterMatcher,
+    sources: HashMap<String, SourceRules>,
+    pub(crate) parts: Parts,
+    pub(crate) dates: DateParser,
+    pub(crate) html: HtmlSelectors,
+    language: LanguageDetector,
+}
+
+impl Rules {
+    fn new(config: &NormalizeConfig) -> Result<Self, NormalizeConfigError> {
+        let zone = |scope: &str, name: &str| {
+            name.trim()
+                .parse::<Tz>()
+                .map_err(|_| NormalizeConfigError::TimeZone {
+                    scope: scope.to_owned(),
+                    zone: name.to_owned(),
+                })
+        };
+        let regex_error = |err: regex::Error| NormalizeConfigError::Regex {
+            scope: "built-in patterns".into(),
+            pattern: String::new(),
+            message: err.to_string(),
+        };
+        let clutter = ClutterMatcher::new(
+            "clutter_lines",
+            &config.clutter_lines,
+            &config.caption_credits,
+        )?;
+        let mut sources = HashMap::new();
+        for (name, source) in &config.sources {
+            let scope = format!("source {name}");
+            let zone = source
+                .time_zone
+                .as_deref()
+                .map(|z| zone(&scope, z))
+                .transpose()?;
+            let clutter = if source.clutter_lines.is_empty() {
+                None
+            } else {
+                Some(ClutterMatcher::new(
+                    &scope,
+                    config.clutter_lines.iter().chain(&source.clutter_lines),
+                    &config.caption_credits,
+                )?)
+            };
+            let language = match source.language.as_deref() {
+                None => None,
+                Some(code) => Some(language::normalize_code(code).ok_or_else(|| {
+                    NormalizeConfigError::Language {
+                        scope: scope.clone(),
+                        codes: vec![code.to_owned()],
+                    }
+                })?),
+            };
+            sources.insert(
+                name.clone(),
+                SourceRules {
+                    zone,
+                    language,
+                    clutter,
+                },
+            );
+        }
+        Ok(Self {
+            default_zone: zone("default_time_zone", &config.default_time_zone)?,
+            clutter,
+            sources,
+            parts: Parts::new(config).map_err(regex_error)?,
+            dates: DateParser::new().map_err(regex_error)?,
+            html: HtmlSelectors::new(&config.html_boilerplate)?,
+            language: LanguageDetector::new(&config.languages, config.language_sample_chars)
+                .map_err(|codes| NormalizeConfigError::Language {
+                    scope: "languages".into(),
+                    codes,
+                })?,
+        })
+    }
+
+    /// The time zone and clutter lines for a source.
+    fn for_source(&self, source: &str) -> (Tz, &ClutterMatcher) {
+        match self.sources.get(source) {
+            Some(rules) => (
+                rules.zone.unwrap_or(self.default_zone),
+                rules.clutter.as_ref().unwrap_or(&self.clutter),
+            ),
+            None => (self.default_zone, &self.clutter),
+        }
+    }
+
+    /// The language a source is configured to publish in.
+    fn source_language(&self, source: &str) -> Option<&str> {
+        self.sources.get(source)?.language.as_deref()
+    }
+}
+
+/// The normalizer: `Raw` events in, `Normalized` events out.
+///
+/// Decoding (content type, size limit, base64 and charset) is [`DecodeStage`]'s; everything
+/// after is here. Pages that yield no body are rejected as `no_body`; a JSON Feed item that is
+/// not JSON as `malformed_json`.
+#[derive(Debug)]
+pub struct NormalizeStage {
+    decode: DecodeStage,
+    rules: Rules,
+}
+
+impl NormalizeStage {
+    /// Builds the stage, compiling every pattern and selector of the configuration once.
+    pub fn new(config: NormalizeConfig) -> Result<Self, NormalizeConfigError> {
+        Ok(Self {
+            decode: DecodeStage::new(config.max_content_bytes),
+            rules: Rules::new(&config)?,
+        })
+    }
+
+    /// Normalizes one raw event. `ingested_at` follows the decode stage: the record time, else
+    /// the event's own, else `ctx.now`; `normalized_at` is `ctx.now`.
+    pub fn normalize(
+        &self,
+        raw: RawEvent,
+        ctx: &StageContext,
+    ) -> Result<NormalizedArticle, Rejection> {
+        check_text_field("id", &raw.id)?;
+        check_text_field("source", &raw.source)?;
+        if raw.id.chars().count() > MAX_ID_CHARS {
+            return Err(Rejection::new(
+                ErrorKind::InvalidField,
+                format!("id is longer than {MAX_ID_CHARS} characters"),
+            ));
+        }
+        let ingested_at = ctx.record_time.or(raw.ingested_at).unwrap_or(ctx.now);
+        let mut raw = self.decode.decode(raw, ingested_at)?;
+        let content = raw.content.take().unwrap_or_default();
+        let (zone, clutter) = self.rules.for_source(&raw.source);
+        let extract = match &raw.content_type {
+            ContentType::TextPlain => text::extract(&content, &self.rules, clutter, zone, true),
+            ContentType::TextHtml => html::extract(&content, &self.rules, clutter)?,
+            ContentType::ApplicationJson => feed::extract(&content, &self.rules, clutter, zone)?,
+            ContentType::Other(other) => {
+                return Err(Rejection::new(
+                    ErrorKind::UnknownContentType,
+                    format!("content_type {other:?} is not one the normalizer reads"),
+                ));
+            }
+        };
+        self.finish(raw, extract, zone, ingested_at, ctx.now)
+    }
+
+    fn finish(
+        &self,
+        raw: RawEvent,
+        ex: Extract,
+        zone: Tz,
+        ingested_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<NormalizedArticle, Rejection> {
+        let parts = &self.rules.parts;
+        let Extract {
+            title,
+            section,
+            mut authors,
+            published_raw,
+            mut paragraphs,
+            mut related,
+            url,
+            language_hint,
+        } = ex;
+        let mut title = title.map(|t| display_text(&t)).filter(|t| !t.is_empty());
+
+        // A related-stories block ends the body.
+        if let Some(at) = paragraphs
+            .iter()
+            .skip(1)
+            .position(|p| parts.is_related_heading(p))
+        {
+            let heading = at + 1;
+            related.extend(parts.related_items(&paragraphs[heading + 1..]));
+            paragraphs.truncate(heading);
+        }
+        // The headline repeated atop the body is not body.
+        if let Some(title) = &title {
+            paragraphs.retain(|p| p != title);
+        }
+        // A byline among the first paragraphs.
+        if let Some(at) = paragraphs
+            .iter()
+            .take(BYLINE_WINDOW)
+            .position(|p| parts.byline(p).is_some())
+        {
+            let names = parts.byline(&paragraphs.remove(at)).unwrap_or_default();
+            if authors.is_empty() {
+                authors = names;
+            }
+        }
+        // The dateline opens the first paragraph (or is a line of its own).
+        let mut dateline = None;
+        if let Some(first) = paragraphs.first() {
+            if let Some((found, rest)) = parts.dateline(first) {
+                dateline = Some(found);
+                if rest.is_empty() {
+                    paragraphs.remove(0);
+                } else {
+                    paragraphs[0] = rest.to_owned();
+                }
+            }
+        }
+        // Paragraphs are tidy already (every layout tidies what it reads); NFC is left.
+        let body: Vec<String> = paragraphs
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .map(into_nfc)
+            .collect();
+        let (content_hash, word_count) = hash_and_count(&body);
+        if body.is_empty() || word_count == 0 {
+            return Err(Rejection::new(
+                ErrorKind::NoBody,
+                "the page yields no article body",
+            ));
+        }
+
+        // Producer hints win when present and valid.
+        let hints = raw.hints.unwrap_or_default();
+        if let Some(hint) = hints
+            .title
+            .as_deref()
+            .map(display_text)
+            .filter(|t| !t.is_empty())
+        {
+            title = Some(hint);
+        }
+        let hinted_authors: Vec<String> = hints
+            .authors
+            .iter()
+            .map(|a| display_text(a))
+            .filter(|a| !a.is_empty())
+            .collect();
+        if !hinted_authors.is_empty() {
+            authors = hinted_authors;
+        }
+        let (published_at, published_at_raw) =
+            match hints.published_at.as_deref().and_then(|hint| {
+                match self.rules.dates.parse(hint, zone) {
+                    Some(DateReading::At(time)) => Some((time, hint)),
+                    _ => None,
+                }
+            }) {
+                Some((time, hint)) => (Some(time), Some(display_text(hint))),
+                None => {
+                    let raw_text = published_raw
+                        .map(|p| display_text(&p))
+                        .filter(|p| !p.is_empty());
+                    let time = raw_text
+                        .as_deref()
+                        .and_then(|text| self.rules.dates.parse(text, zone))
+                        .and_then(DateReading::time);
+                    (time, raw_text)
+                }
+            };
+        // A valid hint, else the source's configured language, else detection, else what the
+        // page declares (`<html lang>` is often a site template's default, so it comes last).
+        let language = hints
+            .language
+            .as_deref()
+            .and_then(language::normalize_code)
+            .or_else(|| self.rules.source_language(&raw.source).map(str::to_owned))
+            .or_else(|| self.rules.language.detect(&body))
+            .or_else(|| language_hint.as_deref().and_then(language::normalize_code));
+
+        let url = resolve_url(url.as_deref(), raw.url.as_deref());
+        authors = dedup_names(authors.iter().map(|a| display_text(a)));
+        let dateline = dateline.map(|d| Dateline {
+            place: non_empty(d.place),
+            date_text: non_empty(d.date_text),
+            agency: non_empty(d.agency),
+        });
+        let related = related
+            .into_iter()
+            .filter_map(|r| {
+                Some(Related {
+                    title: non_empty(Some(r.title))?,
+                    section: non_empty(r.section),
+                    age_text: non_empty(r.age_text),
+                    summary: non_empty(r.summary),
+                })
+            })
+            .collect();
+        Ok(NormalizedArticle {
+            id: raw.id,
+            revision: 1,
+            source: raw.source,
+            url,
+            title,
+            section: non_empty(section),
+            authors,
+            published_at,
+            published_at_raw,
+            dateline,
+            lede: body.first().cloned(),
+            content_hash,
+            word_count,
+            body,
+            related,
+            language,
+            fetched_at: raw.fetched_at,
+            ingested_at,
+            normalized_at: now,
+        })
+    }
+}
+
+impl Default for NormalizeStage {
+    fn default() -> Self {
+        Self::new(NormalizeConfig::default())
+            .expect("the default normalize configuration compiles (a unit test proves it)")
+    }
+}
+
+impl Stage for NormalizeStage {
+    fn name(&self) -> &'static str {
+        "normalizer"
+    }
+
+    fn input_kind(&self) -> EventKind {
+        EventKind::Raw
+    }
+
+    fn output_kinds(&self) -> &'static [EventKind] {
+        &[EventKind::Normalized]
+    }
+
+    fn process(&mut self, event: Event, ctx: &StageContext) -> Result<Vec<Emit>, StageError> {
+        let Event::Raw(raw) = event else {
+            return Err(crate::stage::unexpected_input(self, &event));
+        };
+        let article = self.normalize(raw, ctx)?;
+        Ok(vec![Emit::new(Route::Primary, Event::Normalized(article))])
+    }
+}
+
+fn check_text_field(name: &str, value: &str) -> Result<(), Rejection> {
+    if value.trim().is_empty() {
+        return Err(Rejection::new(
+            ErrorKind::InvalidField,
+            format!("{name} is empty"),
+        ));
+    }
+    Ok(())
+}
+
+/// Tidy + NFC, `None` when nothing is left.
+fn non_empty(text: Option<String>) -> Option<String> {
+    text.map(|t| display_text(&t)).filter(|t| !t.is_empty())
+}
+
+fn dedup_names(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The page's canonical link (resolved against the event's URL when relative), else the
+/// event's URL, canonicalized.
+fn resolve_url(page: Option<&str>, event: Option<&str>) -> Option<String> {
+    let from_page = page.and_then(|href| {
+        canonical_url(href).or_else(|| {
+            let base = url::Url::parse(event?.trim()).ok()?;
+            canonical_url(base.join(href.trim()).ok()?.as_str())
+        })
+    });
+    from_page.or_else(|| event.and_then(canonical_url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_configuration_compiles() {
+        assert!(NormalizeStage::new(NormalizeConfig::default()).is_ok());
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_with_their_reason() {
+        let config = NormalizeConfig {
+            default_time_zone: "Mars/Olympus".into(),
+            ..NormalizeConfig::default()
+        };
+        assert!(matches!(
+            NormalizeStage::new(config),
+            Err(NormalizeConfigError::TimeZone { .. })
+        ));
+        let mut config = NormalizeConfig::default();
+        config.sources.insert(
+            "x".into(),
+            SourceConfig {
+                clutter_lines: vec![ClutterLine::Regex {
+                    regex: "(unclosed".into(),
+                }],
+                ..SourceConfig::default()
+            },
+        );
+        assert!(matches!(
+            NormalizeStage::new(config),
+            Err(NormalizeConfigError::Regex { .. })
+        ));
+        let config = NormalizeConfig {
+            languages: vec!["en".into(), "klingon".into()],
+            ..NormalizeConfig::default()
+        };
+        assert!(matches!(
+            NormalizeStage::new(config),
+            Err(NormalizeConfigError::Language { .. })
+        ));
+        let config = NormalizeConfig {
+            html_boilerplate: vec!["[[[".into()],
+            ..NormalizeConfig::default()
+        };
+        assert!(matches!(
+            NormalizeStage::new(config),
+            Err(NormalizeConfigError::Selector { .. })
+        ));
+    }
+
+    #[test]
+    fn relative_canonical_links_resolve_against_the_event_url() {
+        assert_eq!(
+            resolve_url(Some("/a/b?utm_source=x"), Some("https://Site.example/x")).as_deref(),
+            Some("https://site.example/a/b")
+        );
+        assert_eq!(
+            resolve_url(None, Some("https://site.example/x#top")).as_deref(),
+            Some("https://site.example/x")
+        );
+        assert_eq!(resolve_url(Some("/a"), None), None);
+    }
+}

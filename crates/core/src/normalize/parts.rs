@@ -1,0 +1,438 @@
+//! The parts of an article that every layout shares: headline shape, byline, dateline and the
+//! related-stories block. Patterns are compiled once per stage.
+
+use std::collections::HashSet;
+
+use regex::Regex;
+
+use super::config::NormalizeConfig;
+use crate::event::{Dateline, Related};
+
+const MONTHS: &str = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)";
+
+/// A place name as datelines write it: capitalised words (`SEOUL`, `New York`, `KYIV, Ukraine`,
+/// `OSIPOVICHI DISTRICT`), at most one comma.
+const PLACE: &str = r"\p{Lu}[\p{L}.'’-]*(?:\s+(?:\p{Lu}[\p{L}.'’-]*|de|del|da|la|el|am|on|upon))*(?:\s*,\s*\p{Lu}[\p{L}.'’-]*(?:\s+\p{Lu}[\p{L}.'’-]*)*)?";
+
+/// Longest place a dateline may name; longer "places" are sentences.
+const MAX_PLACE_CHARS: usize = 48;
+
+/// Headlines are short; a longer first line is the start of the body.
+const MAX_HEADLINE_CHARS: usize = 150;
+const MAX_HEADLINE_WORDS: usize = 16;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Parts {
+    /// `SEOUL, June 16 (UPI) --`, `June 16 (UPI) --`, `MINSK, 26 February (BelTA) –`, `(CNN)-`.
+    dateline_parenthesized: Regex,
+    /// `Moscow CNN —`, `CNN —`: an agency from the configured list, without parentheses.
+    dateline_bare_agency: Regex,
+    /// `LONDON — The ...`: an upper-case place and a long dash.
+    dateline_place_only: Regex,
+    byline: Regex,
+    sentence_break: Regex,
+    related_meta: Regex,
+    related_age: Regex,
+    related_headings: HashSet<String>,
+}
+
+impl Parts {
+    pub(crate) fn new(config: &NormalizeConfig) -> Result<Self, regex::Error> {
+        let mut agencies: Vec<&String> = config
+            .dateline_agencies
+            .iter()
+            .filter(|a| !a.trim().is_empty())
+            .collect();
+        // Longest first, so `CNN Business` wins over `CNN`.
+        agencies.sort_by_key(|a| std::cmp::Reverse(a.len()));
+        let agencies = if agencies.is_empty() {
+            // A pattern that never matches keeps the code path uniform.
+            r"[^\s\S]".to_owned()
+        } else {
+            agencies
+                .iter()
+                .map(|a| regex::escape(a.trim()))
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        let date = format!(
+            r"(?:{MONTHS}\.?\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{MONTHS}(?:\s+\d{{4}})?)"
+        );
+        Ok(Self {
+            dateline_parenthesized: Regex::new(&format!(
+                r"^(?:(?P<place>{PLACE})\s*,?\s+)?(?:(?P<date>{date})\s*,?\s*)?\((?P<agency>\p{{Lu}}[\p{{L}}\p{{N}} .&'’-]{{0,30}}|{agencies})\)\s*(?:--|[-–—])\s*"
+            ))?,
+            dateline_bare_agency: Regex::new(&format!(
+                r"^(?:(?P<place>{PLACE})\s*,?\s+)?(?P<agency>{agencies})\s*(?:--|[–—])\s*"
+            ))?,
+            dateline_place_only: Regex::new(
+                r"^(?P<place>\p{Lu}[\p{Lu}.'’-]+(?:\s+\p{Lu}[\p{Lu}.'’-]+)*(?:\s*,\s*\p{Lu}[\p{L}.]+(?:\s+\p{Lu}[\p{L}.]+)*)?)\s*(?:--|—)\s*",
+            )?,
+            byline: Regex::new(r"^(?:By|BY)\s+(?P<names>\S.{0,120})$")?,
+            sentence_break: Regex::new(r#"[.!?]["”’)]?\s+["“‘(]?\p{Lu}|\p{Ll}[.!?]\p{Lu}"#)?,
+            related_meta: Regex::new(r"^(?P<section>[^/]{1,60}?)\s*//\s*(?P<age>\S.{0,40})$")?,
+            related_age: Regex::new(
+                r"(?i)^(?:\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\s+ago|yesterday|just now)$",
+            )?,
+            related_headings: config
+                .related_headings
+                .iter()
+                .map(|h| super::clean::tidy(h).to_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        })
+    }
+
+    /// A headline's shape: short, has letters, not a sentence (no terminal period, no sentence
+    /// break inside), not a dateline or a dialogue line.
+    pub(crate) fn is_headline(&self, line: &str) -> bool {
+        let line = line.trim();
+        if line.is_empty() || line.len() > MAX_HEADLINE_CHARS * 4 {
+            return false;
+        }
+        if line.chars().count() > MAX_HEADLINE_CHARS
+            || line.split_whitespace().count() > MAX_HEADLINE_WORDS
+            || !line.chars().any(char::is_alphabetic)
+        {
+            return false;
+        }
+        let ends_as_sentence = (line.ends_with('.') && !line.ends_with("..."))
+            || line.ends_with([',', ';', ':', '-', '–', '—']);
+        let starts_as_dialogue = line.starts_with(['-', '–', '—']);
+        !ends_as_sentence
+            && !starts_as_dialogue
+            && !self.sentence_break.is_match(line)
+            && !line.starts_with("By ")
+    }
+
+    /// The names of a byline (`By Thomas Maresca`, `By A and B`, `By Tomas Reyes · April 11`),
+    /// or `None` when the line is not one.
+    pub(crate) fn byline(&self, line: &str) -> Option<Vec<String>> {
+        let caps = self.byline.captures(line.trim())?;
+        let names = caps.name("names")?.as_str();
+        // Whatever follows a separator (a date, a role, an agency) is not a name.
+        let names = names
+            .split(['·', '|', '•', '\t'])
+            .next()
+            .unwrap_or(names)
+            .split(" - ")
+            .next()
+            .unwrap_or(names)
+            .split(" — ")
+            .next()
+            .unwrap_or(names)
+            .trim();
+        if names.ends_with('.') && !names.ends_with(|c: char| c.is_uppercase()) {
+            // "By Friday, the troops had left." is a sentence.
+            let last = names.trim_end_matches('.');
+            if last.rsplit(' ').next().is_none_or(|w| w.len() != 1) {
+                return None;
+            }
+        }
+        let mut out = Vec::new();
+        for part in names.split([',', '&']).flat_map(|p| p.split(" and ")) {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            if !is_name(part) {
+                return None;
+            }
+            out.push(part.to_owned());
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// Splits a dateline off the start of a paragraph: the dateline and the rest of the text.
+    pub(crate) fn dateline<'a>(&self, paragraph: &'a str) -> Option<(Dateline, &'a str)> {
+        let text = paragraph.trim_start();
+        let (dateline, rest) = if let Some(caps) = self.dateline_parenthesized.captures(text) {
+            let whole = caps.get(0)?;
+            let dateline = Dateline {
+                place: caps.name("place").map(|m| m.as_str().trim().to_owned()),
+                date_text: caps.name("date").map(|m| m.as_str().trim().to_owned()),
+                agency: caps.name("agency").map(|m| m.as_str().trim().to_owned()),
+            };
+            (dateline, &text[whole.end()..])
+        } else if let Some(caps) = self.dateline_bare_agency.captures(text) {
+            let whole = caps.get(0)?;
+            let rest = &text[whole.end()..];
+            if !starts_like_sentence(rest) {
+                return None;
+            }
+            let dateline = Dateline {
+                place: caps.name("place").map(|m| m.as_str().trim().to_owned()),
+                date_text: None,
+                agency: caps.name("agency").map(|m| m.as_str().trim().to_owned()),
+            };
+            (dateline, rest)
+        } else if let Some(caps) = self.dateline_place_only.captures(text) {
+            let whole = caps.get(0)?;
+            let rest = &text[whole.end()..];
+            let place = caps.name("place")?.as_str().trim();
+            if rest.is_empty() || !starts_like_sentence(rest) || place.chars().count() < 3 {
+                return None;
+            }
+            let dateline = Dateline {
+                place: Some(place.to_owned()),
+                date_text: None,
+                agency: None,
+            };
+            (dateline, rest)
+        } else {
+            return None;
+        };
+        if dateline
+            .place
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > MAX_PLACE_CHARS)
+        {
+            return None;
+        }
+        Some((dateline, rest.trim_start()))
+    }
+
+    /// True when a line heads a related-stories block.
+    pub(crate) fn is_related_heading(&self, line: &str) -> bool {
+        line.len() <= 40
+            && self
+                .related_headings
+                .contains(line.trim().trim_end_matches(':').to_lowercase().as_str())
+    }
+
+    /// The items of a related-stories block: each a headline, optionally followed by a
+    /// `Section // 2 hours ago` line and a lede.
+    pub(crate) fn related_items(&self, lines: &[String]) -> Vec<Related> {
+        let metas: Vec<usize> = (0..lines.len())
+            .filter(|&i| self.meta(&lines[i]).is_some())
+            .collect();
+        let title_only = |line: &String| Related {
+            title: line.clone(),
+            section: None,
+            age_text: None,
+            summary: None,
+        };
+        if metas.is_empty() {
+            return lines.iter().map(title_only).collect();
+        }
+        let mut items = Vec::new();
+        // Headlines before the first one with a meta line stand alone.
+        let first_title = metas[0].saturating_sub(1);
+        items.extend(lines[..first_title].iter().map(title_only));
+        for (k, &meta_index) in metas.iter().enumerate() {
+            if meta_index == 0 || (k > 0 && metas[k - 1] == meta_index - 1) {
+                continue;
+            }
+            let (section, age_text) = self.meta(&lines[meta_index]).unwrap_or((None, None));
+            let summary_end = metas
+                .get(k + 1)
+                .map_or(lines.len(), |&next| next.saturating_sub(1))
+                .max(meta_index + 1);
+            let summary = lines[meta_index + 1..summary_end].join(" ");
+            items.push(Related {
+                title: lines[meta_index - 1].clone(),
+                section,
+                age_text,
+                summary: (!summary.is_empty()).then_some(summary),
+            });
+        }
+        items
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn meta(&self, line: &str) -> Option<(Option<String>, Option<String>)> {
+        if let Some(caps) = self.related_meta.captures(line) {
+            let section = caps.name("section").map(|m| m.as_str().trim().to_owned());
+            let age = caps.name("age").map(|m| m.as_str().trim().to_owned());
+            return Some((section.filter(|s| !s.is_empty()), age));
+        }
+        self.related_age
+            .is_match(line)
+            .then(|| (None, Some(line.trim().to_owned())))
+    }
+}
+
+/// After a dateline the story starts: a capital, a digit or an opening quote (or nothing, when
+/// the dateline stands on its own line).
+fn starts_like_sentence(rest: &str) -> bool {
+    rest.trim_start()
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_uppercase() || c.is_ascii_digit() || "\"“‘'(".contains(c))
+}
+
+/// A person's name as bylines write them: 1 to 5 words, each capitalised (or a particle).
+fn is_name(part: &str) -> bool {
+    let words: Vec<&str> = part.split_whitespace().collect();
+    if words.is_empty() || words.len() > 5 {
+        return false;
+    }
+    words.iter().all(|word| {
+        word.chars().next().is_some_and(char::is_uppercase)
+            || matches!(
+                *word,
+                "de" | "da" | "van" | "von" | "der" | "den" | "bin" | "al" | "la" | "le" | "di"
+            )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts() -> Parts {
+        Parts::new(&NormalizeConfig::default()).unwrap()
+    }
+
+    fn dl(place: Option<&str>, date: Option<&str>, agency: Option<&str>) -> Dateline {
+        Dateline {
+            place: place.map(Into::into),
+            date_text: date.map(Into::into),
+            agency: agency.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn datelines_of_the_wires() {
+        let p = parts();
+        let cases = [
+            (
+                "SEOUL, June 16 (UPI) -- North Korea has begun.",
+                dl(Some("SEOUL"), Some("June 16"), Some("UPI")),
+                "North Korea has begun.",
+            ),
+            (
+                "June 16 (UPI) -- Chinese President Xi.",
+                dl(None, Some("June 16"), Some("UPI")),
+                "Chinese President Xi.",
+            ),
+            (
+                "MINSK, 26 February (BelTA) – Belarus is ready.",
+                dl(Some("MINSK"), Some("26 February"), Some("BelTA")),
+                "Belarus is ready.",
+            ),
+            (
+                "MINSK, 28 January (BelTA) –Belarusian President.",
+                dl(Some("MINSK"), Some("28 January"), Some("BelTA")),
+                "Belarusian President.",
+            ),
+            (
+                "(CNN)- The Secretary-General spoke.",
+                dl(None, None, Some("CNN")),
+                "The Secretary-General spoke.",
+            ),
+            ("Moscow CNN —", dl(Some("Moscow"), None, Some("CNN")), ""),
+            (
+                "New York CNN Business — Stocks fell.",
+                dl(Some("New York"), None, Some("CNN Business")),
+                "Stocks fell.",
+            ),
+            (
+                "KYIV, Ukraine (AP) — Sirens sounded.",
+                dl(Some("KYIV, Ukraine"), None, Some("AP")),
+                "Sirens sounded.",
+            ),
+            (
+                "LONDON — The prime minister said.",
+                dl(Some("LONDON"), None, None),
+                "The prime minister said.",
+            ),
+        ];
+        for (text, dateline, rest) in cases {
+            assert_eq!(p.dateline(text), Some((dateline, rest)), "{text}");
+        }
+    }
+
+    #[test]
+    fn body_sentences_are_not_datelines() {
+        let p = parts();
+        for text in [
+            "Chinese President Xi Jinping has told Kremlin leader Vladimir Putin.",
+            "NATO — the alliance — met on Monday.",
+            "The leaders (all of them) - met.",
+            "In 2022 (as UPI reported) -- prices rose.",
+            "Putin (pictured) - met Xi.",
+        ] {
+            assert_eq!(p.dateline(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn bylines_give_names_and_sentences_do_not() {
+        let p = parts();
+        assert_eq!(
+            p.byline("By Thomas Maresca"),
+            Some(vec!["Thomas Maresca".into()])
+        );
+        assert_eq!(
+            p.byline("By Ana de la Cruz and Li Wei, Jo Park"),
+            Some(vec![
+                "Ana de la Cruz".into(),
+                "Li Wei".into(),
+                "Jo Park".into()
+            ])
+        );
+        assert_eq!(
+            p.byline("By Tomas Reyes · April 11, 2026"),
+            Some(vec!["Tomas Reyes".into()])
+        );
+        assert_eq!(p.byline("By Friday, the troops had left."), None);
+        assert_eq!(p.byline("By then it was too late"), None);
+    }
+
+    #[test]
+    fn headline_shapes() {
+        let p = parts();
+        for yes in [
+            "Ad sales boost Time Warner profit",
+            "Could Yukos be a blessing in disguise?",
+            "Rivals of the £400 Apple...",
+            "France v Wales (Sat)",
+        ] {
+            assert!(p.is_headline(yes), "{yes}");
+        }
+        for no in [
+            "The leaders met on Monday.",
+            "Moscow CNN —",
+            "16:14",
+            "- If it depends on us, there will be no war - said Lavrov",
+            "Video Andrzej Duda in Kiev.The reason, among others",
+            "The theme of the day in Ukraine was explosions in the Russian military base in the western part of Crimea today",
+        ] {
+            assert!(!p.is_headline(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn related_items_with_meta_lines() {
+        let p = parts();
+        let lines: Vec<String> = [
+            "First headline",
+            "World News // 2 hours ago",
+            "June 16 (UPI) -- First lede.",
+            "Second headline",
+            "Sports // 1 day ago",
+            "Second lede.",
+            "More of the second lede.",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let items = p.related_items(&lines);
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].title, "First headline");
+        assert_eq!(items[0].section.as_deref(), Some("World News"));
+        assert_eq!(items[0].age_text.as_deref(), Some("2 hours ago"));
+        assert_eq!(
+            items[0].summary.as_deref(),
+            Some("June 16 (UPI) -- First lede.")
+        );
+        assert_eq!(
+            items[1].summary.as_deref(),
+            Some("Second lede. More of the second lede.")
+        );
+        assert!(p.is_related_heading("Latest Headlines"));
+        assert!(p.is_related_heading("LATEST HEADLINES:"));
+        assert!(!p.is_related_heading("Latest Headlines in the war"));
+    }
+}

@@ -1,0 +1,550 @@
+//! Matching an article against a compiled taxonomy, and scoring each topic.
+//!
+//! One pass of the automaton over the folded article finds every phrase of every rule; each
+//! match is kept when it is a whole word (no letter or digit continues it on either side) and,
+//! for case-sensitive phrases, when its capitals agree. Then, per topic:
+//!
+//! - **terms**: within one topic, overlapping matches keep the longest (`war in Ukraine` is one
+//!   match of that phrase, not also of `Ukraine`). A term found `n` times counts
+//!   `weight × log2(1 + e)`, where `e` adds up its occurrences, each multiplied by the topic's
+//!   title or lede boost where it occurs (1 in the body): the first mention counts most, and
+//!   repetition has diminishing returns.
+//! - **groups**: a sentence (or paragraph) satisfies a group when it holds a phrase of every one
+//!   of the group's term lists; the group counts `weight × log2(1 + w)` over the boosts `w` of
+//!   the satisfying windows. A `required` group must be satisfied at least once.
+//! - **exclusions**: any match vetoes the topic.
+//!
+//! The raw score is the sum; the topic is tagged when it reaches the threshold, and its score is
+//! `raw / (raw + threshold)`: 0.5 at the threshold, approaching 1 with more evidence.
+
+use std::cmp::Reverse;
+
+use super::fold::{BODY, Document, FIELDS, field_index, is_word_char};
+use super::taxonomy::{Taxonomy, Use};
+use crate::event::{Entity, Evidence, NormalizedArticle, TopicTag};
+
+/// At most this many evidence items per tag, the strongest first.
+const MAX_EVIDENCE: usize = 16;
+
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    pattern: u32,
+    start: u32,
+    end: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SlotHit {
+    group: u32,
+    window: u32,
+    slot: u16,
+    item: u16,
+    field: u8,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ExclusionHit {
+    topic: u32,
+    item: u32,
+    field: u8,
+}
+
+/// Per-article buffers, reused from one article to the next.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub doc: Document,
+    hits: Vec<Hit>,
+    /// Occurrences per taxonomy-wide term number and field.
+    term_counts: Vec<[u32; 3]>,
+    touched_terms: Vec<u32>,
+    /// End of the last term match kept per topic (overlap resolution), and whether the topic
+    /// has any evidence in this article.
+    topic_last_end: Vec<u32>,
+    topic_touched: Vec<bool>,
+    touched_topics: Vec<u32>,
+    sentence_hits: Vec<SlotHit>,
+    paragraph_hits: Vec<SlotHit>,
+    exclusion_hits: Vec<ExclusionHit>,
+    entity_counts: Vec<u32>,
+    touched_entities: Vec<u32>,
+}
+
+/// What one term contributed.
+#[derive(Debug, Clone)]
+pub(crate) struct TermOutcome {
+    pub term: usize,
+    pub counts: [u32; 3],
+    pub contribution: f64,
+}
+
+/// How one group fared.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupOutcome {
+    pub group: usize,
+    /// Windows (sentences or paragraphs) holding every term list.
+    pub satisfied: u32,
+    pub contribution: f64,
+    /// For the window that came closest, which term lists it held (bit per list).
+    pub best_mask: u32,
+    /// Phrases found in satisfying windows: (slot, item, field) → occurrences.
+    pub found: Vec<(u16, u16, u8, u32)>,
+}
+
+/// Why a topic was or was not tagged.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicOutcome {
+    pub topic: usize,
+    pub raw: f64,
+    pub tagged: bool,
+    pub terms: Vec<TermOutcome>,
+    pub groups: Vec<GroupOutcome>,
+    /// Exclusions found: (item, field, occurrences).
+    pub exclusions: Vec<(u32, u8, u32)>,
+}
+
+/// The analysis of one article.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Analysis {
+    /// Topics with any evidence, in taxonomy order.
+    pub topics: Vec<TopicOutcome>,
+    /// Whether topic rules were skipped because of the article's language.
+    pub language_skipped: Option<String>,
+    /// (entity, mentions), most mentioned first.
+    pub entities: Vec<(usize, u32)>,
+}
+
+fn log_count(effective: f64) -> f64 {
+    (1.0 + effective).log2()
+}
+
+/// Whether an article in `language` gets tags from rules written in `rules_language`.
+fn language_applies(language: Option<&str>, rules_language: &str) -> bool {
+    match language {
+        None => true,
+        Some(l) => {
+            let primary = l.split(['-', '_']).next().unwrap_or(l).trim();
+            primary.is_empty() || primary.eq_ignore_ascii_case(rules_language)
+        }
+    }
+}
+
+impl Scratch {
+    fn prepare(&mut self, taxonomy: &Taxonomy) {
+        self.term_counts.resize(taxonomy.term_count, [0; 3]);
+        self.topic_last_end.resize(taxonomy.topics.len(), 0);
+        self.topic_touched.resize(taxonomy.topics.len(), false);
+        self.entity_counts.resize(taxonomy.entities.len(), 0);
+        self.hits.clear();
+        self.sentence_hits.clear();
+        self.paragraph_hits.clear();
+        self.exclusion_hits.clear();
+    }
+
+    fn reset(&mut self) {
+        for &t in &self.touched_terms {
+            self.term_counts[t as usize] = [0; 3];
+        }
+        self.touched_terms.clear();
+        for &t in &self.touched_topics {
+            self.topic_last_end[t as usize] = 0;
+            self.topic_touched[t as usize] = false;
+        }
+        self.touched_topics.clear();
+        for &e in &self.touched_entities {
+            self.entity_counts[e as usize] = 0;
+        }
+        self.touched_entities.clear();
+    }
+
+    fn touch_topic(&mut self, topic: u32) {
+        if !self.topic_touched[topic as usize] {
+            self.topic_touched[topic as usize] = true;
+            self.touched_topics.push(topic);
+        }
+    }
+}
+
+/// Finds every rule phrase and entity alias in the article and scores every topic with
+/// evidence. With `detail`, topics that fell short keep their breakdown too (for `explain`).
+pub(crate) fn analyze(
+    taxonomy: &Taxonomy,
+    article: &NormalizedArticle,
+    scratch: &mut Scratch,
+    detail: bool,
+) -> Analysis {
+    scratch.prepare(taxonomy);
+    scratch.doc.load(article);
+    find_hits(taxonomy, scratch);
+    let topics_apply = language_applies(article.language.as_deref(), taxonomy.language());
+    collect(taxonomy, scratch);
+
+    let mut analysis = Analysis {
+        language_skipped: (!topics_apply).then(|| article.language.clone().unwrap_or_default()),
+        ..Analysis::default()
+    };
+    if topics_apply {
+        scratch.touched_topics.sort_unstable();
+        scratch
+            .sentence_hits
+            .sort_unstable_by_key(|h| (h.group, h.window, h.slot));
+        scratch
+            .paragraph_hits
+            .sort_unstable_by_key(|h| (h.group, h.window, h.slot));
+        for i in 0..scratch.touched_topics.len() {
+            let topic = scratch.touched_topics[i] as usize;
+            let outcome = score_topic(taxonomy, scratch, topic);
+            if detail || outcome.tagged {
+                analysis.topics.push(outcome);
+            }
+        }
+    }
+    let mut entities: Vec<(usize, u32)> = scratch
+        .touched_entities
+        .iter()
+        .map(|&e| (e as usize, scratch.entity_counts[e as usize]))
+        .collect();
+    entities.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    analysis.entities = entities;
+    scratch.reset();
+    analysis
+}
+
+/// Runs the automaton and keeps whole-word matches, ordered by start, longest first.
+fn find_hits(taxonomy: &Taxonomy, scratch: &mut Scratch) {
+    let text = scratch.doc.text.as_str();
+    let patterns = &taxonomy.matcher.patterns;
+    for m in taxonomy.matcher.automaton.find_overlapping_iter(text) {
+        let pattern = &patterns[m.pattern().as_usize()];
+        let (start, end) = (m.start(), m.end());
+        if pattern.bounded_start && text[..start].chars().next_back().is_some_and(is_word_char) {
+            continue;
+        }
+        if pattern.bounded_end && text[end..].chars().next().is_some_and(is_word_char) {
+            continue;
+        }
+        scratch.hits.push(Hit {
+            pattern: m.pattern().as_u32(),
+            start: start as u32,
+            end: end as u32,
+        });
+    }
+    scratch
+        .hits
+        .sort_unstable_by_key(|h| (h.start, Reverse(h.end)));
+}
+
+/// Turns matches into term counts, group window hits, exclusions and entity mentions.
+fn collect(taxonomy: &Taxonomy, scratch: &mut Scratch) {
+    let mut entity_end = 0u32;
+    for h in 0..scratch.hits.len() {
+        let hit = scratch.hits[h];
+        let sentence = scratch.doc.sentence_at(hit.start);
+        let paragraph = scratch.doc.sentences[sentence as usize].paragraph;
+        let field = field_index(scratch.doc.paragraphs[paragraph as usize].field) as u8;
+        for variant in &taxonomy.matcher.patterns[hit.pattern as usize].variants {
+            if let Some(case) = &variant.case {
+                if !scratch.doc.case_matches(hit.start, hit.end, case)
+                    || scratch.doc.shouting_around(hit.start, hit.end)
+                {
+                    continue;
+                }
+            }
+            for usage in &variant.uses {
+                match *usage {
+                    Use::Term { topic, term } => {
+                        if hit.start < scratch.topic_last_end[topic as usize] {
+                            continue;
+                        }
+                        scratch.topic_last_end[topic as usize] = hit.end;
+                        let global = taxonomy.topics[topic as usize].term_offset as u32 + term;
+                        let counts = &mut scratch.term_counts[global as usize];
+                        if *counts == [0; 3] {
+                            scratch.touched_terms.push(global);
+                        }
+                        counts[field as usize] += 1;
+                        scratch.touch_topic(topic);
+                    }
+                    Use::Slot { group, slot, item } => {
+                        let (topic, local) = taxonomy.group_index[group as usize];
+                        let within = taxonomy.topics[topic].groups[local].within;
+                        let (window, hits) = match within {
+                            super::Window::Sentence => (sentence, &mut scratch.sentence_hits),
+                            super::Window::Paragraph => (paragraph, &mut scratch.paragraph_hits),
+                        };
+                        hits.push(SlotHit {
+                            group,
+                            window,
+                            slot,
+                            item,
+                            field,
+                        });
+                        scratch.touch_topic(topic as u32);
+                    }
+                    Use::Exclusion { topic, item } => {
+                        scratch
+                            .exclusion_hits
+                            .push(ExclusionHit { topic, item, field });
+                        scratch.touch_topic(topic);
+                    }
+                    Use::Entity { entity } => {
+                        // Overlapping aliases (`President Xi`, `Xi`) are one mention.
+                        if hit.start < entity_end {
+                            continue;
+                        }
+                        entity_end = hit.end;
+                        if scratch.entity_counts[entity as usize] == 0 {
+                            scratch.touched_entities.push(entity);
+                        }
+                        scratch.entity_counts[entity as usize] += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn score_topic(taxonomy: &Taxonomy, scratch: &Scratch, topic_index: usize) -> TopicOutcome {
+    let topic = &taxonomy.topics[topic_index];
+    let mut raw = 0.0;
+    let mut terms = Vec::new();
+    for (k, term) in topic.terms.iter().enumerate() {
+        let counts = scratch.term_counts[topic.term_offset + k];
+        if counts == [0; 3] {
+            continue;
+        }
+        let effective: f64 = (0..3).map(|f| f64::from(counts[f]) * topic.boosts[f]).sum();
+        let contribution = term.weight * log_count(effective);
+        raw += contribution;
+        terms.push(TermOutcome {
+            term: k,
+            counts,
+            contribution,
+        });
+    }
+    let mut groups = Vec::new();
+    let mut required_missing = Vec::new();
+    for (g, group) in topic.groups.iter().enumerate() {
+        let global = (topic.group_offset + g) as u32;
+        let hits = match group.within {
+            super::Window::Sentence => &scratch.sentence_hits,
+            super::Window::Paragraph => &scratch.paragraph_hits,
+        };
+        let from = hits.partition_point(|h| h.group < global);
+        let to = hits.partition_point(|h| h.group <= global);
+        let outcome = score_group(topic, group.slots.len(), group.weight, &hits[from..to], g);
+        if group.required && outcome.satisfied == 0 {
+            required_missing.push(g);
+        }
+        if from < to {
+            raw += outcome.contribution;
+            groups.push(outcome);
+        }
+    }
+    let mut exclusions: Vec<(u32, u8, u32)> = Vec::new();
+    for hit in scratch
+        .exclusion_hits
+        .iter()
+        .filter(|h| h.topic as usize == topic_index)
+    {
+        match exclusions
+            .iter_mut()
+            .find(|e| e.0 == hit.item && e.1 == hit.field)
+        {
+            Some(e) => e.2 += 1,
+            None => exclusions.push((hit.item, hit.field, 1)),
+        }
+    }
+    let tagged =
+        raw > 0.0 && raw >= topic.threshold && exclusions.is_empty() && required_missing.is_empty();
+    TopicOutcome {
+        topic: topic_index,
+        raw,
+        tagged,
+        terms,
+        groups,
+        exclusions,
+    }
+}
+
+/// Scores one group from its hits, sorted by window then slot.
+fn score_group(
+    topic: &super::taxonomy::Topic,
+    slots: usize,
+    weight: f64,
+    hits: &[SlotHit],
+    group: usize,
+) -> GroupOutcome {
+    let full: u32 = if slots >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << slots) - 1
+    };
+    let mut satisfied = 0;
+    let mut boost_sum = 0.0;
+    let mut best_mask = 0u32;
+    let mut found: Vec<(u16, u16, u8, u32)> = Vec::new();
+    let mut i = 0;
+    while i < hits.len() {
+        let window = hits[i].window;
+        let mut j = i;
+        let mut mask = 0u32;
+        let mut field = BODY as u8;
+        while j < hits.len() && hits[j].window == window {
+            mask |= 1 << hits[j].slot;
+            field = field.min(hits[j].field);
+            j += 1;
+        }
+        if mask.count_ones() > best_mask.count_ones() {
+            best_mask = mask;
+        }
+        if mask == full {
+            satisfied += 1;
+            boost_sum += topic.boosts[field as usize];
+            for h in &hits[i..j] {
+                match found
+                    .iter_mut()
+                    .find(|f| f.0 == h.slot && f.1 == h.item && f.2 == h.field)
+                {
+                    Some(f) => f.3 += 1,
+                    None => found.push((h.slot, h.item, h.field, 1)),
+                }
+            }
+        }
+        i = j;
+    }
+    GroupOutcome {
+        group,
+        satisfied,
+        contribution: if satisfied > 0 {
+            weight * log_count(boost_sum)
+        } else {
+            0.0
+        },
+        best_mask,
+        found,
+    }
+}
+
+/// The evidence of a tagged topic: its positive terms and the phrases of its satisfied groups,
+/// per field, the most frequent first.
+pub(crate) fn evidence(taxonomy: &Taxonomy, outcome: &TopicOutcome) -> Vec<Evidence> {
+    let topic = &taxonomy.topics[outcome.topic];
+    // (term, field, count, weight for ordering)
+    let mut items: Vec<(&str, usize, u32, f64)> = Vec::new();
+    for t in &outcome.terms {
+        let term = &topic.terms[t.term];
+        if term.weight <= 0.0 {
+            continue;
+        }
+        for (f, &count) in t.counts.iter().enumerate() {
+            if count > 0 {
+                push_evidence(&mut items, &term.label, f, count, term.weight);
+            }
+        }
+    }
+    for g in &outcome.groups {
+        let group = &topic.groups[g.group];
+        for &(slot, item, field, count) in &g.found {
+            let label = &group.slots[slot as usize][item as usize];
+            push_evidence(&mut items, label, field as usize, count, group.weight);
+        }
+    }
+    items.sort_by(|a, b| {
+        b.2.cmp(&a.2)
+            .then(b.3.total_cmp(&a.3))
+            .then(a.1.cmp(&b.1))
+            .then(a.0.cmp(b.0))
+    });
+    items.truncate(MAX_EVIDENCE);
+    items
+        .into_iter()
+        .map(|(term, field, count, _)| Evidence {
+            term: term.to_owned(),
+            count,
+            location: FIELDS[field],
+        })
+        .collect()
+}
+
+fn push_evidence<'a>(
+    items: &mut Vec<(&'a str, usize, u32, f64)>,
+    term: &'a str,
+    field: usize,
+    count: u32,
+    weight: f64,
+) {
+    match items.iter_mut().find(|i| i.0 == term && i.1 == field) {
+        Some(existing) => {
+            existing.2 = existing.2.max(count);
+            existing.3 = existing.3.max(weight);
+        }
+        None => items.push((term, field, count, weight)),
+    }
+}
+
+/// `raw / (raw + threshold)`, to three decimals.
+pub(crate) fn score(raw: f64, threshold: f64) -> f64 {
+    let score = raw / (raw + threshold);
+    (score * 1000.0).round() / 1000.0
+}
+
+/// The tags of an analysis: tagged topics in taxonomy order, each with its ancestors (a tagged
+/// child tags its parent with the child's score and evidence, unless the parent has its own).
+pub(crate) fn tags(taxonomy: &Taxonomy, analysis: &Analysis) -> Vec<TopicTag> {
+    let mut tagged: Vec<Option<TopicTag>> = vec![None; taxonomy.topics.len()];
+    for outcome in analysis.topics.iter().filter(|o| o.tagged) {
+        let topic = &taxonomy.topics[outcome.topic];
+        tagged[outcome.topic] = Some(TopicTag {
+            id: topic.id.clone(),
+            label: topic.label.clone(),
+            score: score(outcome.raw, topic.threshold),
+            iptc: topic.iptc.clone(),
+            evidence: evidence(taxonomy, outcome),
+        });
+    }
+    for outcome in analysis.topics.iter().filter(|o| o.tagged) {
+        let Some(child) = tagged[outcome.topic].clone() else {
+            continue;
+        };
+        let mut parent = taxonomy.topics[outcome.topic].parent;
+        let mut steps = 0;
+        while let Some(p) = parent {
+            if steps > taxonomy.topics.len() {
+                break;
+            }
+            steps += 1;
+            let topic = &taxonomy.topics[p];
+            match &mut tagged[p] {
+                Some(existing) => existing.score = existing.score.max(child.score),
+                slot @ None => {
+                    *slot = Some(TopicTag {
+                        id: topic.id.clone(),
+                        label: topic.label.clone(),
+                        score: child.score,
+                        iptc: topic.iptc.clone(),
+                        evidence: child.evidence.clone(),
+                    })
+                }
+            }
+            parent = topic.parent;
+        }
+    }
+    tagged.into_iter().flatten().collect()
+}
+
+/// The entities of an analysis.
+pub(crate) fn entities(taxonomy: &Taxonomy, analysis: &Analysis) -> Vec<Entity> {
+    analysis
+        .entities
+        .iter()
+        .map(|&(e, mentions)| {
+            let def = &taxonomy.entities[e];
+            Entity {
+                id: def.id.clone(),
+                name: def.name.clone(),
+                entity_type: def.kind,
+                mentions,
+            }
+        })
+        .collect()
+}

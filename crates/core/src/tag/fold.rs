@@ -1,0 +1,343 @@
+//! Folding text for matching, and the article's layout of fields, paragraphs and sentences.
+//!
+//! Rules and articles go through the same [`fold_into`]: lowercase, diacritics dropped
+//! (compatibility decomposition, combining marks removed, a few letters such as `ß` and `ł`
+//! spelled out), curly quotes made straight, hyphens and dashes turned into spaces and runs of
+//! white space collapsed. So `Zelenskyy`, `ZELENSKYY` and `Zelenskyy's` meet the rule `zelenskyy`,
+//! `Kyiv–Moscow` meets `kyiv moscow`, and `Łódź` meets `lodz`. Punctuation other than dashes
+//! stays, so a phrase never matches across a full stop or a comma.
+//!
+//! While folding an article, [`Document`] records where each sentence starts (full stops,
+//! question and exclamation marks followed by a capital, with common abbreviations and initials
+//! such as `U.S.` and `Mr.` kept inside the sentence), which paragraph holds it and which field
+//! (title, lede, body) holds the paragraph, and which folded bytes came from capital letters, for
+//! the few case-sensitive rules (`US`, `IS`).
+
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+
+use crate::event::{Field, NormalizedArticle};
+
+/// Field indexes into per-field arrays.
+pub(crate) const TITLE: usize = 0;
+pub(crate) const LEDE: usize = 1;
+pub(crate) const BODY: usize = 2;
+
+pub(crate) fn field_index(field: Field) -> usize {
+    match field {
+        Field::Title => TITLE,
+        Field::Lede => LEDE,
+        Field::Body => BODY,
+    }
+}
+
+pub(crate) const FIELDS: [Field; 3] = [Field::Title, Field::Lede, Field::Body];
+
+/// One paragraph of the folded article.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Paragraph {
+    pub field: Field,
+}
+
+/// One sentence: where it starts in the folded text and its paragraph.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sentence {
+    pub start: u32,
+    pub paragraph: u32,
+}
+
+/// An article folded into one string: every paragraph, title and lede included, followed by a
+/// newline, so that no rule matches across paragraphs.
+#[derive(Debug, Default)]
+pub(crate) struct Document {
+    pub text: String,
+    pub paragraphs: Vec<Paragraph>,
+    pub sentences: Vec<Sentence>,
+    /// Positions in `text` of bytes folded from capital letters, ascending.
+    pub capitals: Vec<u32>,
+}
+
+impl Document {
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.paragraphs.clear();
+        self.sentences.clear();
+        self.capitals.clear();
+    }
+
+    /// Folds the article's title, lede and body paragraphs.
+    pub fn load(&mut self, article: &NormalizedArticle) {
+        self.clear();
+        if let Some(title) = &article.title {
+            self.push_paragraph(Field::Title, title);
+        }
+        if let Some(lede) = &article.lede {
+            self.push_paragraph(Field::Lede, lede);
+        }
+        for paragraph in &article.body {
+            self.push_paragraph(Field::Body, paragraph);
+        }
+    }
+
+    pub fn push_paragraph(&mut self, field: Field, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        let paragraph = self.paragraphs.len() as u32;
+        self.paragraphs.push(Paragraph { field });
+        let mut breaks = Breaks {
+            sentences: &mut self.sentences,
+            paragraph,
+        };
+        breaks.start(self.text.len());
+        fold_text(text, &mut self.text, &mut self.capitals, Some(&mut breaks));
+        // Trailing white space was collapsed to one space at most.
+        if self.text.ends_with(' ') {
+            self.text.pop();
+        }
+        self.text.push('\n');
+    }
+
+    /// The sentence holding byte `pos` of the folded text.
+    pub fn sentence_at(&self, pos: u32) -> u32 {
+        (self.sentences.partition_point(|s| s.start <= pos) as u32).saturating_sub(1)
+    }
+
+    /// Whether the word just before or just after `start..end` is written in capitals (a
+    /// headline in capitals, `JOIN US ON TELEGRAM`), where capitals tell nothing.
+    pub fn shouting_around(&self, start: u32, end: u32) -> bool {
+        let bytes = self.text.as_bytes();
+        let (start, end) = (start as usize, end as usize);
+        let mut before = start;
+        while before > 0 && matches!(bytes[before - 1], b' ' | b'"' | b'\'' | b',' | b':' | b'(') {
+            before -= 1;
+        }
+        let mut word_start = before;
+        while word_start > 0 && bytes[word_start - 1].is_ascii_alphanumeric() {
+            word_start -= 1;
+        }
+        let mut after = end;
+        while after < bytes.len()
+            && matches!(bytes[after], b' ' | b'"' | b'\'' | b',' | b':' | b')')
+        {
+            after += 1;
+        }
+        let mut word_end = after;
+        while word_end < bytes.len() && bytes[word_end].is_ascii_alphanumeric() {
+            word_end += 1;
+        }
+        self.all_capitals(word_start, before) || self.all_capitals(after, word_end)
+    }
+
+    /// Whether `text[start..end]` is a word of two or more letters, all from capitals.
+    fn all_capitals(&self, start: usize, end: usize) -> bool {
+        let letters = self.text.as_bytes()[start..end]
+            .iter()
+            .filter(|b| b.is_ascii_alphabetic())
+            .count();
+        if letters < 2 {
+            return false;
+        }
+        let from = self.capitals.partition_point(|&p| (p as usize) < start);
+        let to = self.capitals.partition_point(|&p| (p as usize) < end);
+        to - from == letters
+    }
+
+    /// Whether `text[start..end]` came from capitals exactly where `pattern` has them.
+    pub fn case_matches(&self, start: u32, end: u32, pattern: &[u8]) -> bool {
+        let from = self.capitals.partition_point(|&p| p < start);
+        let to = self.capitals.partition_point(|&p| p < end);
+        let capitals = &self.capitals[from..to];
+        let wanted = pattern.iter().filter(|b| b.is_ascii_uppercase()).count();
+        capitals.len() == wanted
+            && capitals
+                .iter()
+                .all(|&p| pattern[(p - start) as usize].is_ascii_uppercase())
+    }
+}
+
+/// Where sentences start, recorded while folding one paragraph.
+struct Breaks<'a> {
+    sentences: &'a mut Vec<Sentence>,
+    paragraph: u32,
+}
+
+impl Breaks<'_> {
+    fn start(&mut self, at: usize) {
+        self.sentences.push(Sentence {
+            start: at as u32,
+            paragraph: self.paragraph,
+        });
+    }
+}
+
+/// Folds a rule's phrase the way article text is folded, trimmed.
+pub(crate) fn fold_phrase(phrase: &str) -> String {
+    let mut out = String::with_capacity(phrase.len());
+    let mut capitals = Vec::new();
+    fold_text(phrase, &mut out, &mut capitals, None);
+    out.trim().to_owned()
+}
+
+/// Whether a folded character is part of a word (for whole-word matching).
+pub(crate) fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Abbreviations after which a full stop does not end a sentence (folded, without the stop).
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "gen", "sen", "rep", "gov", "lt", "col", "capt", "cpt", "sgt",
+    "maj", "adm", "cmdr", "st", "jr", "sr", "vs", "no", "inc", "ltd", "co", "corp", "jan", "feb",
+    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "etc", "approx", "dept",
+    "est", "fig", "gov't", "pres", "rev", "hon", "mt", "ft", "govt",
+];
+
+fn fold_text(
+    text: &str,
+    out: &mut String,
+    capitals: &mut Vec<u32>,
+    mut breaks: Option<&mut Breaks<'_>>,
+) {
+    let bytes = text.as_bytes();
+    // Whether the last character pushed was a space (or nothing was pushed yet for this text),
+    // so runs of white space and dashes collapse to one space and none leads.
+    let start_len = out.len();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c.is_ascii() {
+            let b = c as u8;
+            match b {
+                b'a'..=b'z' | b'0'..=b'9' => out.push(c),
+                b'A'..=b'Z' => {
+                    capitals.push(out.len() as u32);
+                    out.push(char::from(b.to_ascii_lowercase()));
+                }
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'-' | b'_' => {
+                    push_space(out, start_len)
+                }
+                b'.' | b'!' | b'?' => {
+                    out.push(c);
+                    if let Some(breaks) = breaks.as_deref_mut() {
+                        if ends_sentence(bytes, i, b) {
+                            // The next sentence starts after the white space that follows.
+                            while chars.peek().is_some_and(|&(_, n)| n.is_whitespace()) {
+                                chars.next();
+                            }
+                            push_space(out, start_len);
+                            breaks.start(out.len());
+                        }
+                    }
+                }
+                _ => out.push(c),
+            }
+            continue;
+        }
+        fold_char(c, out, capitals, start_len);
+    }
+}
+
+fn push_space(out: &mut String, start_len: usize) {
+    if out.len() > start_len && !out.ends_with(' ') {
+        out.push(' ');
+    }
+}
+
+fn fold_char(c: char, out: &mut String, capitals: &mut Vec<u32>, start_len: usize) {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201b}' | '\u{2032}' | '\u{02bc}' | '\u{00b4}' | '`' => {
+            out.push('\'')
+        }
+        '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{201f}' | '\u{00ab}' | '\u{00bb}'
+        | '\u{2033}' => out.push('"'),
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{00ad}' => push_space(out, start_len),
+        '\u{2026}' => out.push_str("..."),
+        c if c.is_whitespace() => push_space(out, start_len),
+        _ => {
+            let capital = c.is_uppercase();
+            let mut push = |c: char| {
+                if is_combining_mark(c) {
+                    return;
+                }
+                if capital {
+                    capitals.push(out.len() as u32);
+                }
+                match c {
+                    'ß' | 'ẞ' => out.push_str("ss"),
+                    'æ' | 'Æ' => out.push_str("ae"),
+                    'œ' | 'Œ' => out.push_str("oe"),
+                    'ø' | 'Ø' => out.push('o'),
+                    'đ' | 'Đ' | 'ð' | 'Ð' => out.push('d'),
+                    'ł' | 'Ł' => out.push('l'),
+                    'ı' => out.push('i'),
+                    'þ' | 'Þ' => out.push_str("th"),
+                    c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+                    c => out.extend(c.to_lowercase()),
+                }
+            };
+            decompose_compatible(c, &mut push);
+        }
+    }
+}
+
+/// Whether the terminator at `bytes[i]` ends a sentence: it is followed (after closing quotes
+/// or brackets, and white space) by a capital, a digit or an opening quote, or directly by a
+/// capital after a lowercase word (`war.The`, as machine translations write it); and it does
+/// not close an abbreviation or an initial.
+fn ends_sentence(bytes: &[u8], i: usize, terminator: u8) -> bool {
+    let mut j = i + 1;
+    while j < bytes.len() && matches!(bytes[j], b'"' | b'\'' | b')' | b']') {
+        j += 1;
+    }
+    // Curly closing quotes (’ ”) are three bytes: E2 80 99 / E2 80 9D.
+    while j + 2 < bytes.len()
+        && bytes[j] == 0xe2
+        && bytes[j + 1] == 0x80
+        && matches!(bytes[j + 2], 0x99 | 0x9d)
+    {
+        j += 3;
+    }
+    let spaced = j < bytes.len() && bytes[j].is_ascii_whitespace();
+    while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+        j += 1;
+    }
+    if j >= bytes.len() {
+        return false;
+    }
+    let next = bytes[j];
+    let opens = next.is_ascii_uppercase()
+        || (spaced && (next.is_ascii_digit() || matches!(next, b'"' | b'\'' | b'(' | b'[')))
+        || (spaced && next == 0xe2)
+        || (spaced && (0xc3..0xe0).contains(&next));
+    if !opens {
+        return false;
+    }
+    if terminator != b'.' {
+        return true;
+    }
+    // The word before the full stop.
+    let word_end = i;
+    let mut word_start = i;
+    while word_start > 0
+        && (bytes[word_start - 1].is_ascii_alphabetic() || bytes[word_start - 1] == b'\'')
+    {
+        word_start -= 1;
+    }
+    let word = &bytes[word_start..word_end];
+    if word.is_empty() {
+        // `1.5`, `...`: only a break when followed by white space.
+        return spaced;
+    }
+    if !spaced && !word.last().is_some_and(u8::is_ascii_lowercase) {
+        return false;
+    }
+    // Initials and dotted abbreviations: `U.S.`, `J. Smith`, `a.m.`.
+    if word.len() == 1 {
+        return false;
+    }
+    if word_start > 0 && bytes[word_start - 1] == b'.' {
+        return false;
+    }
+    let lower: Vec<u8> = word.iter().map(u8::to_ascii_lowercase).collect();
+    !ABBREVIATIONS
+        .iter()
+        .any(|a| a.as_bytes() == lower.as_slice())
+}

@@ -1,0 +1,108 @@
+//! Helpers shared by the tagger's integration tests: `NormalizedArticle` values built directly
+//! from corpus files (the normalize stage is not needed to test the tagger) and the taxonomy
+//! under test.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use newsflow_core::Taxonomy;
+use newsflow_core::event::NormalizedArticle;
+
+/// An English article with these parts and every other field empty.
+pub fn article(
+    id: &str,
+    title: Option<&str>,
+    lede: Option<&str>,
+    body: &[&str],
+) -> NormalizedArticle {
+    let body: Vec<String> = body.iter().map(|p| (*p).to_owned()).collect();
+    let word_count = body
+        .iter()
+        .map(|p| p.split_whitespace().count())
+        .sum::<usize>() as u32;
+    NormalizedArticle {
+        id: id.to_owned(),
+        revision: 1,
+        source: "test".to_owned(),
+        url: None,
+        title: title.map(str::to_owned),
+        section: None,
+        authors: Vec::new(),
+        published_at: None,
+        published_at_raw: None,
+        dateline: None,
+        lede: lede.map(str::to_owned),
+        body,
+        related: Vec::new(),
+        language: Some("en".to_owned()),
+        word_count,
+        content_hash: "0".repeat(64),
+        fetched_at: None,
+        ingested_at: DateTime::<Utc>::UNIX_EPOCH,
+        normalized_at: DateTime::<Utc>::UNIX_EPOCH,
+    }
+}
+
+/// Paragraphs: blocks separated by blank lines, inner line breaks joined with spaces.
+pub fn paragraphs(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+        } else {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(line);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// A corpus file as an article: for `bbc-2005/` the first line is the title and the rest the
+/// body; for `ukraine-war/` every paragraph is body and there is no title.
+pub fn corpus_article(corpus: &Path, relative: &str) -> NormalizedArticle {
+    let bytes = std::fs::read(corpus.join(relative))
+        .unwrap_or_else(|err| panic!("cannot read {relative}: {err}"));
+    let text = String::from_utf8_lossy(&bytes);
+    let (title, rest) = if relative.starts_with("bbc-2005/") {
+        let mut split = text.splitn(2, '\n');
+        let title = split.next().unwrap_or_default().trim().to_owned();
+        (Some(title), split.next().unwrap_or_default().to_owned())
+    } else {
+        (None, text.into_owned())
+    };
+    let body = paragraphs(&rest);
+    let body: Vec<&str> = body.iter().map(String::as_str).collect();
+    article(relative, title.as_deref(), None, &body)
+}
+
+/// The taxonomy under test: the built-in one, or the file named by `NEWSFLOW_TAXONOMY` (so a
+/// taxonomy can be evaluated while it is edited, without rebuilding).
+pub fn taxonomy() -> Arc<Taxonomy> {
+    match std::env::var_os("NEWSFLOW_TAXONOMY") {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).expect("NEWSFLOW_TAXONOMY is readable");
+            match Taxonomy::from_yaml(&text) {
+                Ok(taxonomy) => Arc::new(taxonomy),
+                Err(errors) => {
+                    for error in &errors {
+                        eprintln!("{}:{error}", Path::new(&path).display());
+                    }
+                    panic!("invalid taxonomy");
+                }
+            }
+        }
+        None => Arc::new(Taxonomy::default()),
+    }
+}
