@@ -73,6 +73,22 @@ pub fn parse_kafka_option(text: &str) -> Result<KafkaOption, String> {
     })
 }
 
+/// A stage's settings from a `--config` file (YAML, so JSON too), or the defaults without one.
+/// `what` names them in errors ("normalizer settings").
+pub fn load_settings<T>(path: Option<&std::path::Path>, what: &str) -> anyhow::Result<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    use anyhow::Context as _;
+    let Some(path) = path else {
+        return Ok(T::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --config {}", path.display()))?;
+    serde_yaml::from_str(&text)
+        .with_context(|| format!("--config {} is not valid {what}", path.display()))
+}
+
 /// Parses `30s`, `500ms`, `2m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|err| format!("{err} (examples: 30s, 500ms, 2m)"))
@@ -200,6 +216,9 @@ pub struct RunnerConfig {
     pub duplicates_topic: Option<String>,
     /// The compacted topic of a stateful stage's state.
     pub state_topic: Option<String>,
+    /// Put before `news.topic.<id>.v1`, where `Route::Topic(id)` goes (like `topics create
+    /// --prefix`); empty by default.
+    pub tag_topic_prefix: String,
     /// Service settings beyond the runner's, shown by `--check-config` (`name = value`).
     pub extra: Vec<(&'static str, String)>,
     pub dlq_topic: String,
@@ -231,6 +250,7 @@ impl RunnerConfig {
             output_topic,
             duplicates_topic: None,
             state_topic: None,
+            tag_topic_prefix: String::new(),
             extra: vec![(
                 "log_format",
                 match args.log_format {

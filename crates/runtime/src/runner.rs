@@ -456,7 +456,10 @@ impl<S: Stage> Runner<S> {
                     let (topic, output) = match &emit.route {
                         Route::Primary => (self.config.output_topic.clone(), "primary"),
                         Route::Duplicates => (self.config.duplicates_topic.clone(), "duplicates"),
-                        Route::Topic(id) => (Some(tag_topic(id)), "topic"),
+                        Route::Topic(id) => (
+                            Some(format!("{}{}", self.config.tag_topic_prefix, tag_topic(id))),
+                            "topic",
+                        ),
                     };
                     let topic = topic.ok_or_else(|| {
                         anyhow!(

@@ -101,6 +101,7 @@ impl Topics {
             output_topic: Some(self.output.clone()),
             duplicates_topic: None,
             state_topic: Some(self.state.clone()),
+            tag_topic_prefix: String::new(),
             extra: Vec::new(),
             dlq_topic: self.dlq.clone(),
             admin_addr: "127.0.0.1:0".parse().unwrap(),
