@@ -62,6 +62,54 @@ goes to stderr."
 
     /// Exit 0 when an HTTP endpoint answers 2xx (the container health check: images have no curl).
     Probe(ProbeArgs),
+
+    /// Tools for editors of the taxonomy: check a file, explain an article's tags.
+    #[command(subcommand)]
+    Taxonomy(TaxonomyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaxonomyCommand {
+    /// Validate a taxonomy file: every error with its file, line and reason; exit 1 if any.
+    Check(TaxonomyCheckArgs),
+
+    /// Explain the tags of articles: for each topic, the terms that matched (where, with their
+    /// weights), the co-occurrence groups, exclusions, score and threshold.
+    #[command(
+        long_about = "Explain the tags of articles: for each topic, the terms that \
+matched (where, with their weights), the co-occurrence groups, exclusions, score and \
+threshold, and so why it was tagged or fell short.\n\n\
+INPUT follows the rules of `newsflow run` (a .txt, .html, .json or .jsonl file, a folder, or `-`); \
+each article is normalized first, as the pipeline does."
+    )]
+    Explain(TaxonomyExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TaxonomyCheckArgs {
+    /// The taxonomy file (YAML).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TaxonomyExplainArgs {
+    /// Articles: files, directories or `-` for stdin (JSON Lines).
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+
+    /// The taxonomy file; default: the built-in taxonomy.
+    #[arg(long, value_name = "FILE", env = "NEWSFLOW_TAXONOMY")]
+    pub taxonomy: Option<PathBuf>,
+
+    /// Show only these topics (repeatable); default: every topic with any evidence.
+    #[arg(
+        long = "topic",
+        value_name = "ID",
+        env = "NEWSFLOW_EXPLAIN_TOPICS",
+        value_delimiter = ','
+    )]
+    pub topics: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +285,11 @@ pub struct RunArgs {
     /// Pages larger than this many bytes are rejected as `too_large`.
     #[arg(long, value_name = "BYTES", env = "NEWSFLOW_MAX_CONTENT_BYTES", default_value_t = DEFAULT_MAX_CONTENT_BYTES)]
     pub max_content_bytes: usize,
+
+    /// The taxonomy file (YAML, the format of `crates/core/taxonomy/default.yaml`); default:
+    /// the built-in taxonomy. Check one with `newsflow taxonomy check`.
+    #[arg(long, value_name = "FILE", env = "NEWSFLOW_TAXONOMY")]
+    pub taxonomy: Option<PathBuf>,
 }
 
 fn non_empty(value: &str) -> Result<String, String> {
@@ -284,6 +337,7 @@ impl RunArgs {
                 source: self.source.clone(),
                 max_content_bytes: self.max_content_bytes,
             },
+            taxonomy: self.taxonomy.clone(),
         }
     }
 }

@@ -8,3 +8,4 @@ pub mod pipeline;
 pub mod probe;
 pub mod produce;
 pub mod synth;
+pub mod taxonomy;

@@ -3,9 +3,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use newsflow::cli::{
-    Cli, Command, ProduceArgs, RelayArgs, RunArgs, TopicsCommand, TopicsCreateArgs,
+    Cli, Command, ProduceArgs, RelayArgs, RunArgs, TaxonomyCommand, TopicsCommand, TopicsCreateArgs,
 };
-use newsflow::{pipeline, produce};
+use newsflow::{pipeline, produce, taxonomy};
 use newsflow_core::stage::IdentityStage;
 use newsflow_runtime::topics::{TopicOutcome, TopicSettings, create_topics};
 use newsflow_runtime::{RunnerConfig, ServiceDefaults};
@@ -17,6 +17,30 @@ fn main() -> ExitCode {
         Command::Produce(args) => block_on(produce_command(args)),
         Command::Topics(TopicsCommand::Create(args)) => block_on(topics_create(args)),
         Command::Relay(args) => return relay(args),
+        Command::Taxonomy(TaxonomyCommand::Check(args)) => {
+            return match taxonomy::check(&args) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(err) => {
+                    eprintln!("newsflow taxonomy check: {err:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Taxonomy(TaxonomyCommand::Explain(args)) => taxonomy::explain_inputs(&args)
+            .and_then(|stats| {
+                anyhow::ensure!(
+                    stats.failures.is_empty(),
+                    "cannot read: {}",
+                    stats
+                        .failures
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                Ok(())
+            }),
         Command::Probe(args) => match newsflow::probe::get_status(&args.url, args.timeout) {
             Ok(status) if (200..300).contains(&status) => Ok(()),
             Ok(status) => Err(anyhow::anyhow!("{} answered {status}", args.url)),

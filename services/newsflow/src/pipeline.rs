@@ -4,24 +4,46 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::Utc;
 use newsflow_core::dead_letter::DeadLetterLine;
-use newsflow_core::decode::DecodeStage;
-use newsflow_core::stage::{Chain, IdentityStage};
-use newsflow_core::{EventKind, Route, StageContext, StageError};
+use newsflow_core::dedup::{DedupConfig, DedupStage};
+use newsflow_core::normalize::{NormalizeConfig, NormalizeStage};
+use newsflow_core::stage::Chain;
+use newsflow_core::tag::{TagStage, Taxonomy};
+use newsflow_core::{Route, StageContext, StageError};
 
 use crate::input::{Input, ReadOptions, ReadStats, Record, read_inputs};
 
-/// The stages `newsflow run` chains, in order: every core stage that exists.
-pub fn default_chain(max_content_bytes: usize) -> Chain {
+/// The stages `newsflow run` chains, in order: normalize, dedup, tag; the same stage values the
+/// Kafka services run.
+pub fn default_chain(max_content_bytes: usize, taxonomy: Arc<Taxonomy>) -> anyhow::Result<Chain> {
+    let normalize = NormalizeConfig {
+        max_content_bytes,
+        ..NormalizeConfig::default()
+    };
     let stages: Vec<Box<dyn newsflow_core::Stage>> = vec![
-        Box::new(DecodeStage::new(max_content_bytes)),
-        Box::new(IdentityStage::new(EventKind::Raw)),
+        // The normalizer decodes the page first (charset detection, size limit) itself.
+        Box::new(NormalizeStage::new(normalize).context("normalizer settings")?),
+        Box::new(DedupStage::new(DedupConfig::default()).context("deduplicator settings")?),
+        Box::new(TagStage::new(taxonomy)),
     ];
-    // The stages above are wired by hand to fit; a mismatch is a bug caught by the tests.
-    Chain::new(stages).unwrap_or_else(|err| panic!("newsflow run's chain is miswired: {err}"))
+    Chain::new(stages).map_err(|err| anyhow::anyhow!("newsflow run's chain is miswired: {err}"))
+}
+
+/// Reads and validates a taxonomy file; the error lists every problem with its line.
+pub fn load_taxonomy(path: &std::path::Path) -> anyhow::Result<Taxonomy> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the taxonomy {}", path.display()))?;
+    Taxonomy::from_yaml(&text).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}:{e}", path.display()))
+            .collect();
+        anyhow::anyhow!("invalid taxonomy:\n{}", lines.join("\n"))
+    })
 }
 
 /// What `newsflow run` was asked to do.
@@ -31,6 +53,8 @@ pub struct RunOptions {
     pub output: Option<PathBuf>,
     pub dlq: Option<PathBuf>,
     pub read: ReadOptions,
+    /// The taxonomy file; `None`: the built-in taxonomy.
+    pub taxonomy: Option<PathBuf>,
 }
 
 /// What a run did.
@@ -67,7 +91,11 @@ pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
         Some(path) => Some(create(path, "--dlq")?),
         None => None,
     };
-    let mut chain = default_chain(options.read.max_content_bytes);
+    let taxonomy = match &options.taxonomy {
+        Some(path) => load_taxonomy(path)?,
+        None => Taxonomy::default(),
+    };
+    let mut chain = default_chain(options.read.max_content_bytes, Arc::new(taxonomy))?;
     let mut summary = RunSummary::default();
     let mut read = ReadStats::default();
     read_inputs(

@@ -53,7 +53,9 @@ fn lines(bytes: &[u8]) -> Vec<Value> {
 /// when it has `duplicate_of`, else the last stage's primary output. Holds for every state of
 /// the chain, as stages are added.
 fn assert_valid_outputs(outputs: &[Value]) {
-    let kinds = newsflow::pipeline::default_chain(DEFAULT_MAX_CONTENT_BYTES).output_kinds();
+    let kinds = newsflow::pipeline::default_chain(DEFAULT_MAX_CONTENT_BYTES, Default::default())
+        .expect("the default chain builds")
+        .output_kinds();
     for output in outputs {
         let kind = if output.get("duplicate_of").is_some() {
             EventKind::DuplicateNotice
