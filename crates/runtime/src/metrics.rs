@@ -73,6 +73,10 @@ impl RunnerMetrics {
             &["error_kind"],
         )
         .expect("valid metric");
+        // Every kind starts at 0, so the first dead letter of a kind shows in rate() and alerts.
+        for kind in newsflow_core::ErrorKind::ALL {
+            dead_letters.with_label_values(&[kind.as_str()]);
+        }
         let retries = IntCounterVec::new(
             Opts::new(
                 "newsflow_retries_total",

@@ -18,7 +18,7 @@ use newsflow_core::{
 use newsflow_runtime::config::parse_duration;
 use newsflow_runtime::metrics::RunnerMetrics;
 use newsflow_runtime::{RunnerConfig, ServiceArgs, ServiceDefaults, run_service};
-use prometheus::{IntCounterVec, IntGauge, Opts};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,6 +72,7 @@ struct Observed {
     duplicates: IntCounterVec,
     retained: IntGauge,
     memory: IntGauge,
+    evictions: IntCounter,
     last_gauge_update: Instant,
 }
 
@@ -92,10 +93,15 @@ impl Observed {
             "newsflow_dedup_window_bytes",
             "Approximate heap size of the deduplication window.",
         )?;
+        let evictions = IntCounter::new(
+            "newsflow_dedup_evictions_total",
+            "Articles dropped from the deduplication window as their event time left it.",
+        )?;
         for collector in [
             Box::new(duplicates.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(retained.clone()),
             Box::new(memory.clone()),
+            Box::new(evictions.clone()),
         ] {
             metrics.registry.register(collector)?;
         }
@@ -107,6 +113,7 @@ impl Observed {
             duplicates,
             retained,
             memory,
+            evictions,
             last_gauge_update: Instant::now(),
         })
     }
@@ -115,6 +122,11 @@ impl Observed {
         if force || self.last_gauge_update.elapsed() >= Duration::from_secs(1) {
             self.retained.set(self.inner.retained() as i64);
             self.memory.set(self.inner.memory_bytes() as i64);
+            // The counter follows the stage's own count (restored state included).
+            let evicted = self.inner.evicted();
+            if evicted > self.evictions.get() {
+                self.evictions.inc_by(evicted - self.evictions.get());
+            }
             self.last_gauge_update = Instant::now();
         }
     }

@@ -108,6 +108,8 @@ pub struct DedupStage {
     window: Window,
     /// The newest event time seen, Unix seconds.
     newest: Option<i64>,
+    /// Articles dropped from the window as they expired, since the stage was built.
+    evicted: u64,
     changes: Vec<StateChange>,
     signature: Vec<u8>,
 }
@@ -138,6 +140,7 @@ impl DedupStage {
                 window_secs,
             ),
             newest: None,
+            evicted: 0,
             changes: Vec::new(),
             signature: Vec::with_capacity(config.num_hashes),
             config,
@@ -151,6 +154,11 @@ impl DedupStage {
     /// Articles in the window (unique ones and copies' verdicts).
     pub fn retained(&self) -> usize {
         self.window.len()
+    }
+
+    /// Articles dropped from the window as their event time left it, since the stage was built.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// The approximate heap size of the window, in bytes.
@@ -234,6 +242,7 @@ impl DedupStage {
         self.newest = Some(event_time);
         let cutoff = self.cutoff();
         for key in self.window.expire(cutoff) {
+            self.evicted += 1;
             self.changes.push(StateChange { key, value: None });
         }
     }

@@ -337,6 +337,7 @@ fn fingerprints_expire_with_the_window_of_event_time() {
     let copy = article("copy-6", "Copy", &paragraphs(&TRAM), 6);
     as_notice(&run(&mut stage, copy, 6));
     stage.take_state_changes();
+    assert_eq!(stage.evicted(), 0);
     // The flood, eight days after the tram story, moves the clock past its window.
     let flood = article("flood", "Floods", &paragraphs(&FLOOD), 8);
     as_unique(&run(&mut stage, flood, 8));
@@ -347,6 +348,7 @@ fn fingerprints_expire_with_the_window_of_event_time() {
         .map(|c| c.key)
         .collect();
     assert!(tombstones.contains(&"tram-1".to_owned()), "{tombstones:?}");
+    assert_eq!(stage.evicted(), tombstones.len() as u64);
     // Now a copy of the tram story is a new story.
     let late_copy = article("copy-8", "Copy", &paragraphs(&TRAM), 8);
     as_unique(&run(&mut stage, late_copy, 8));
