@@ -70,6 +70,9 @@ step "deployment files: Dockerfile, compose, Kubernetes manifests, services' con
 cargo build --workspace --bins --locked
 scripts/check-deploy.sh --binaries "$root/target/debug"
 
+step "monitoring, live: the three services, a real Prometheus, every dashboard query"
+scripts/check-live-observability.py --binaries "$root/target/debug" --brokers "$NEWSFLOW_TEST_BROKERS"
+
 step "benchmarks, one smoke pass each"
 cargo test --workspace --benches --locked
 
