@@ -352,4 +352,26 @@ mod tests {
         assert!(matcher.is_clutter("A caption. File Photo by A B/UPI | License Photo"));
         assert!(!matcher.is_clutter("An advertisement campaign began on Monday."));
     }
+
+    #[test]
+    fn the_default_clutter_covers_site_furniture_but_not_sentences() {
+        let config = crate::normalize::NormalizeConfig::default();
+        let matcher =
+            ClutterMatcher::new("default", &config.clutter_lines, &config.caption_credits).unwrap();
+        for line in [
+            "NEW You can now listen to Fox News articles!",
+            "NEW You can now listen to Example News articles!",
+            "You can now listen to Daily Planet articles",
+            "Newsletter As news happens",
+            "VIEW VIDEO",
+        ] {
+            assert!(matcher.is_clutter(line), "{line}");
+        }
+        for line in [
+            "You can now listen to the minister's speech in full on the ministry's site.",
+            "Listeners of the station can now hear articles read aloud, its editor said.",
+        ] {
+            assert!(!matcher.is_clutter(line), "{line}");
+        }
+    }
 }

@@ -158,6 +158,8 @@ fn default_clutter_lines() -> Vec<ClutterLine> {
         // Cookie and consent banners.
         r"(?i)^(?:we|this (?:web)?site) uses? cookies(?-u:\b).*$",
         r"(?i)^we need your consent(?-u:\b).*$",
+        // Audio promotions: "NEW You can now listen to <site> articles!".
+        r"^(?:NEW )?You can now listen to [^.!?]* articles!?$",
         // Newsletter and follow-us promotions.
         r"(?i)^skip past newsletter promotion(?-u:\b).*$",
         r"(?i)^.*(?-u:\b)sign up (?:to|for)(?-u:\b).*(?-u:\b)newsletter(?-u:\b).*$",
