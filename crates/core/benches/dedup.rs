@@ -19,48 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use newsflow_core::event::NormalizedArticle;
 use newsflow_core::{DedupStage, Event, Stage, StageContext};
-
-/// xorshift64*: a fixed, dependency-free stream of numbers for synthetic text.
-struct Numbers(u64);
-
-impl Numbers {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-/// Lowercase pseudo-words of 2 to 11 letters, some capitalized or with a comma or full stop.
-fn vocabulary(numbers: &mut Numbers, size: usize) -> Vec<String> {
-    (0..size)
-        .map(|i| {
-            let len = 2 + (numbers.next() % 10) as usize;
-            let mut word: String = (0..len)
-                .map(|_| char::from(b'a' + (numbers.next() % 26) as u8))
-                .collect();
-            match i % 17 {
-                0 => word[..1].make_ascii_uppercase(),
-                1 => word.push(','),
-                2 => word.push('.'),
-                _ => {}
-            }
-            word
-        })
-        .collect()
-}
-
-fn body(numbers: &mut Numbers, words: &[String], paragraphs: usize, per: usize) -> Vec<String> {
-    (0..paragraphs)
-        .map(|_| {
-            (0..per)
-                .map(|_| words[(numbers.next() % words.len() as u64) as usize].as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
-}
+use newsflow_testkit::synthetic::{Numbers, body, vocabulary};
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
@@ -132,45 +91,6 @@ fn bench(c: &mut Criterion) {
     };
     let mut numbers = Numbers(0x5eed_1e55_ba5e_ba11);
     let words = vocabulary(&mut numbers, 20_000);
-    if std::env::var_os("DEDUP_PROBE").is_some() {
-        let (mut stage, step) = filled(100_000, &mut numbers, &words);
-        let ctx = StageContext::at(start() + Duration::days(3650));
-        let events: Vec<Event> = (0..50_000u64)
-            .map(|k| {
-                let n = 100_000 + k;
-                Event::Normalized(article(
-                    n,
-                    body(&mut numbers, &words, 6, 63),
-                    start() + step * n as i32,
-                ))
-            })
-            .collect();
-        let cpu = || -> f64 {
-            std::fs::read_to_string("/proc/thread-self/schedstat")
-                .ok()
-                .and_then(|t| {
-                    t.split_whitespace()
-                        .next()
-                        .and_then(|v| v.parse::<f64>().ok())
-                })
-                .unwrap_or(0.0)
-        };
-        let cpu0 = cpu();
-        let began = Instant::now();
-        let mut outs = Vec::with_capacity(events.len());
-        for event in events {
-            outs.push(stage.process(event, &ctx));
-            outs.push(Ok(Vec::new()));
-            drop(stage.take_state_changes());
-        }
-        let secs = began.elapsed().as_secs_f64();
-        println!(
-            "probe: {:.2} us per article wall, {:.2} us cpu",
-            secs * 1e6 / 50_000.0,
-            (cpu() - cpu0) / 1e3 / 50_000.0
-        );
-        return;
-    }
     let mut group = c.benchmark_group("dedup");
     group.throughput(Throughput::Elements(1));
     for &(size, label) in sizes {

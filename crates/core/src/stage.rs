@@ -88,6 +88,9 @@ pub trait Stage: Send {
         let _ = (key, value);
         Ok(())
     }
+
+    /// Called once the start-up restore has applied the whole state topic, before any input.
+    fn state_restored(&mut self) {}
 }
 
 /// The rejection for an event of the wrong kind, which only a miswired pipeline can produce.

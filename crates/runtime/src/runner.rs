@@ -322,6 +322,7 @@ impl<S: Stage> Runner<S> {
                 }
             })
         })?;
+        self.stage.state_restored();
         let seconds = started.elapsed().as_secs_f64();
         self.metrics.state_restore_seconds.set(seconds);
         self.health.set_state_restored(true);

@@ -118,9 +118,11 @@ impl Observed {
         })
     }
 
+    /// The retained count is exact after every call (it costs nothing); the window's size,
+    /// which walks its expiry index, is refreshed at most once a second.
     fn update_gauges(&mut self, force: bool) {
+        self.retained.set(self.inner.retained() as i64);
         if force || self.last_gauge_update.elapsed() >= Duration::from_secs(1) {
-            self.retained.set(self.inner.retained() as i64);
             self.memory.set(self.inner.memory_bytes() as i64);
             // The counter follows the stage's own count (restored state included).
             let evicted = self.inner.evicted();
@@ -167,6 +169,9 @@ impl Stage for Observed {
         let restored = self.inner.restore_state(key, value);
         self.update_gauges(false);
         restored
+    }
+    fn state_restored(&mut self) {
+        self.update_gauges(true);
     }
 }
 
