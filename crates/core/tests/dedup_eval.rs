@@ -21,7 +21,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use newsflow_core::event::{DuplicateKind, DuplicateNotice, NormalizedArticle};
-use newsflow_core::{DedupStage, Event, Stage, StageContext};
+use newsflow_core::{DedupStage, Event, NormalizeStage, Stage, StageContext};
 use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -195,15 +195,17 @@ enum Edit {
     EditorsNote,
     Dateline,
     TypographyAndWording,
+    AsHtml,
 }
 
-const EDITS: [Edit; 6] = [
+const EDITS: [Edit; 7] = [
     Edit::Headline,
     Edit::Boilerplate,
     Edit::LastParagraphCut,
     Edit::EditorsNote,
     Edit::Dateline,
     Edit::TypographyAndWording,
+    Edit::AsHtml,
 ];
 
 const DATELINES: [&str; 5] = [
@@ -315,8 +317,40 @@ fn make_copy(
         Edit::TypographyAndWording => {
             body = reword(&body).iter().map(|p| typeset(p)).collect();
         }
+        // The same story as a site serves it: an HTML page with navigation, a share widget, a
+        // script and a footer around it, through the real normalizer.
+        Edit::AsHtml => {
+            let article = html_copy(title.as_deref(), &body, index);
+            title = article.title;
+            body = article.body;
+        }
     }
     (title, body)
+}
+
+/// `title` and `body` as an HTML page, normalized as the pipeline would.
+fn html_copy(title: Option<&str>, body: &[String], index: usize) -> NormalizedArticle {
+    let esc = |t: &str| html_escape::encode_text(t).into_owned();
+    let title = title.map(esc).unwrap_or_default();
+    let paragraphs: String = body
+        .iter()
+        .map(|p| format!("<p>{}</p>\n", esc(p)))
+        .collect();
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><title>{title} | Example Daily</title>\
+<script>window.dataLayer = [{{\"page\": {index}}}];</script><style>p {{ margin: 0 }}</style>\
+</head><body><header><nav><a href=\"/\">Home</a> <a href=\"/world\">World</a></nav></header>\
+<main><article><h1>{title}</h1>{paragraphs}<div class=\"share\">Share on Facebook</div>\
+</article><aside><h2>Most read</h2><ul><li>Another story</li></ul></aside></main>\
+<footer>© Example Daily. All rights reserved.</footer></body></html>"
+    );
+    let raw = serde_json::json!({
+        "id": format!("html-{index}"), "source": "html-copies",
+        "content_type": "text/html", "content": page,
+    });
+    NormalizeStage::default()
+        .normalize(serde_json::from_value(raw).unwrap(), &ctx())
+        .unwrap()
 }
 
 struct Corpus {
