@@ -63,9 +63,88 @@ goes to stderr."
     /// Exit 0 when an HTTP endpoint answers 2xx (the container health check: images have no curl).
     Probe(ProbeArgs),
 
+    /// The dead-letter topic: list what is there, send it back after a fix.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+
     /// Tools for editors of the taxonomy: check a file, explain an article's tags.
     #[command(subcommand)]
     Taxonomy(TaxonomyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Count the dead letters by stage and error kind (each one with --details).
+    List(DlqListArgs),
+
+    /// Send dead letters back to the topic their stage read them from, with their original key,
+    /// value and headers, e.g. after deploying a fix for their error kind.
+    #[command(
+        long_about = "Send dead letters back to the topic their stage read them from \
+(x-newsflow-source-topic, or --to), with their original key, value and headers (the \
+x-newsflow-* ones dropped), e.g. after deploying a fix for their error kind.\n\n\
+The whole DLQ topic as it is when the command starts is read; nothing is committed, so a second \
+run sends the same records again (stages treat the same id and content as a replay). Dead \
+letters cut to the DLQ topic's size limit cannot be sent back whole and are skipped."
+    )]
+    Replay(DlqReplayArgs),
+}
+
+/// Which dead letters.
+#[derive(Debug, Args)]
+pub struct DlqSelect {
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// The dead-letter topic.
+    #[arg(long, env = "NEWSFLOW_DLQ_TOPIC", default_value = newsflow_core::topics::DLQ, value_name = "TOPIC")]
+    pub topic: String,
+
+    /// Only dead letters of this stage (normalizer, deduplicator, tagger, relay).
+    #[arg(long, env = "NEWSFLOW_DLQ_STAGE", value_name = "STAGE")]
+    pub stage: Option<String>,
+
+    /// Only dead letters of this error kind (e.g. too_large, malformed_json).
+    #[arg(long, env = "NEWSFLOW_DLQ_ERROR_KIND", value_name = "KIND", value_parser = error_kind)]
+    pub error_kind: Option<String>,
+}
+
+fn error_kind(value: &str) -> Result<String, String> {
+    newsflow_core::ErrorKind::ALL
+        .iter()
+        .find(|k| k.as_str() == value)
+        .map(|k| k.as_str().to_owned())
+        .ok_or_else(|| {
+            let kinds: Vec<&str> = newsflow_core::ErrorKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect();
+            format!("not an error kind; one of: {}", kinds.join(", "))
+        })
+}
+
+#[derive(Debug, Args)]
+pub struct DlqListArgs {
+    #[command(flatten)]
+    pub select: DlqSelect,
+
+    /// One line per dead letter: where it is, its key, stage, kind, origin and message.
+    #[arg(long, env = "NEWSFLOW_DLQ_DETAILS")]
+    pub details: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DlqReplayArgs {
+    #[command(flatten)]
+    pub select: DlqSelect,
+
+    /// Send to this topic instead of each dead letter's source topic.
+    #[arg(long, env = "NEWSFLOW_DLQ_REPLAY_TO", value_name = "TOPIC")]
+    pub to: Option<String>,
+
+    /// Count what would be sent, send nothing.
+    #[arg(long, env = "NEWSFLOW_DLQ_DRY_RUN")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! a library so tests can reach them.
 
 pub mod cli;
+pub mod dlq;
 pub mod input;
 pub mod pipeline;
 pub mod probe;

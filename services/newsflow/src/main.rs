@@ -3,9 +3,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use newsflow::cli::{
-    Cli, Command, ProduceArgs, RelayArgs, RunArgs, TaxonomyCommand, TopicsCommand, TopicsCreateArgs,
+    Cli, Command, DlqCommand, ProduceArgs, RelayArgs, RunArgs, TaxonomyCommand, TopicsCommand,
+    TopicsCreateArgs,
 };
-use newsflow::{pipeline, produce, taxonomy};
+use newsflow::{dlq, pipeline, produce, taxonomy};
 use newsflow_core::stage::IdentityStage;
 use newsflow_runtime::topics::{TopicOutcome, TopicSettings, create_topics};
 use newsflow_runtime::{RunnerConfig, ServiceDefaults};
@@ -17,6 +18,8 @@ fn main() -> ExitCode {
         Command::Produce(args) => block_on(produce_command(args)),
         Command::Topics(TopicsCommand::Create(args)) => block_on(topics_create(args)),
         Command::Relay(args) => return relay(args),
+        Command::Dlq(DlqCommand::List(args)) => dlq::list(&args).map(drop),
+        Command::Dlq(DlqCommand::Replay(args)) => dlq::replay(&args).map(drop),
         Command::Taxonomy(TaxonomyCommand::Check(args)) => {
             return match taxonomy::check(&args) {
                 Ok(true) => ExitCode::SUCCESS,
