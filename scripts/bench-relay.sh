@@ -3,20 +3,22 @@
 # from one topic to another on a real broker. Every later performance figure is compared to it.
 #
 #   scripts/bench-relay.sh [--messages N] [--partitions P] [--size BYTES] [--brokers HOST:PORT]
+#                          [--guarantee exactly-once|at-least-once]
 #
 # Needs a running broker (deploy/local/kafka.sh start) and builds newsflow in release mode. It
 # fills a fresh input topic first, then starts the relay and times it from ready to the last
 # acknowledged output (read from the relay's /metrics), and prints messages/s and MB/s.
 set -euo pipefail
 
-messages=40000 partitions=1 size=5000 brokers=${NEWSFLOW_BROKERS:-127.0.0.1:9092}
+messages=40000 partitions=1 size=5000 brokers=${NEWSFLOW_BROKERS:-127.0.0.1:9092} guarantee=exactly-once
 while [ $# -gt 0 ]; do
   case "$1" in
     --messages) messages=$2; shift 2 ;;
     --partitions) partitions=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --brokers) brokers=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --guarantee) guarantee=$2; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +53,7 @@ bytes=$(stat -c %s "$work/input.jsonl")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 RUST_LOG=warn "$bin" relay --brokers "$brokers" --input-topic "${prefix}news.raw.v1" \
   --output-topic "${prefix}news.normalized.v1" --dlq-topic "${prefix}news.dlq.v1" \
-  --group-id "${prefix}relay" --admin-addr "127.0.0.1:$port" &
+  --group-id "${prefix}relay" --admin-addr "127.0.0.1:$port" --guarantee "$guarantee" &
 relay_pid=$!
 
 done_count() {
@@ -63,11 +65,11 @@ start=$(date +%s.%N)
 while [ "$(done_count)" -lt "$messages" ]; do sleep 0.05; done
 end=$(date +%s.%N)
 
-python3 - "$start" "$end" "$messages" "$bytes" "$partitions" <<'PY'
+python3 - "$start" "$end" "$messages" "$bytes" "$partitions" "$guarantee" <<'PY'
 import sys
-start, end, n, size, partitions = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+start, end, n, size, partitions, guarantee = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 t = end - start
-print(f"relay, {partitions} partition(s): {n} messages ({size / n / 1000:.1f} kB each) in {t:.2f} s: "
+print(f"relay ({guarantee}), {partitions} partition(s): {n} messages ({size / n / 1000:.1f} kB each) in {t:.2f} s: "
       f"{n / t:,.0f} messages/s, {size / t / 1e6:.1f} MB/s")
 PY
 kill -TERM "$relay_pid"; wait "$relay_pid" || true; relay_pid=

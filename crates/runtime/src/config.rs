@@ -139,6 +139,26 @@ impl ClientArgs {
     }
 }
 
+/// How a stage delivers its outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Guarantee {
+    /// Kafka transactions: every input's outputs appear exactly once to read-committed
+    /// consumers.
+    ExactlyOnce,
+    /// Offsets committed after the outputs are acknowledged: nothing lost, repeats possible
+    /// after a crash.
+    AtLeastOnce,
+}
+
+impl Guarantee {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ExactlyOnce => "exactly-once",
+            Self::AtLeastOnce => "at-least-once",
+        }
+    }
+}
+
 /// Flags shared by every Kafka service.
 #[derive(Debug, Clone, Args)]
 pub struct ServiceArgs {
@@ -189,6 +209,29 @@ pub struct ServiceArgs {
     #[arg(long, env = "NEWSFLOW_DLQ_MAX_BYTES", default_value = "4194304", value_parser = positive, value_name = "BYTES")]
     pub dlq_max_bytes: usize,
 
+    /// Delivery guarantee. exactly-once: each batch of inputs, its outputs, its dead letters,
+    /// its state changes and its input offsets are one Kafka transaction (consumers of our
+    /// topics read committed). at-least-once: outputs are acknowledged before the input's
+    /// offset is committed; a crash may repeat outputs, never lose them.
+    #[arg(long, env = "NEWSFLOW_GUARANTEE", value_enum, default_value_t = Guarantee::ExactlyOnce)]
+    pub guarantee: Guarantee,
+
+    /// exactly-once: the producer's transactional.id. Keep it stable across restarts of one
+    /// instance (a restart then aborts the transaction its predecessor left open at once) and
+    /// unique among running instances [default: <group id>.<host name>.<admin port>].
+    #[arg(long, env = "NEWSFLOW_TRANSACTIONAL_ID", value_name = "ID")]
+    pub transactional_id: Option<String>,
+
+    /// exactly-once: a transaction is committed at most this long after it began (or sooner,
+    /// when --max-in-flight inputs are in it); read-committed consumers see outputs only then.
+    #[arg(long, env = "NEWSFLOW_COMMIT_INTERVAL", default_value = "100ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub commit_interval: Duration,
+
+    /// exactly-once: the broker aborts a transaction left open this long (e.g. by a crashed
+    /// instance whose transactional.id does not come back); also bounds a single commit.
+    #[arg(long, env = "NEWSFLOW_TRANSACTION_TIMEOUT", default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    pub transaction_timeout: Duration,
+
     /// Validate every flag and environment variable, print the effective configuration
     /// (secrets masked) and exit.
     #[arg(long, env = "NEWSFLOW_CHECK_CONFIG")]
@@ -228,6 +271,25 @@ pub struct RunnerConfig {
     pub drain_timeout: Duration,
     pub retry_timeout: Duration,
     pub dlq_max_bytes: usize,
+    pub guarantee: Guarantee,
+    /// exactly-once only.
+    pub transactional_id: String,
+    pub commit_interval: Duration,
+    pub transaction_timeout: Duration,
+}
+
+/// The host name (`HOSTNAME`, else the kernel's), for a default transactional id.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 impl RunnerConfig {
@@ -236,13 +298,17 @@ impl RunnerConfig {
         defaults: &ServiceDefaults,
         output_topic: Option<String>,
     ) -> Self {
+        let group_id = args
+            .group_id
+            .clone()
+            .unwrap_or_else(|| format!("newsflow-{}", defaults.service));
         Self {
             service: defaults.service,
             brokers: args.client.brokers.clone(),
-            group_id: args
-                .group_id
-                .clone()
-                .unwrap_or_else(|| format!("newsflow-{}", defaults.service)),
+            transactional_id: args.transactional_id.clone().unwrap_or_else(|| {
+                format!("{group_id}.{}.{}", host_name(), args.admin_addr.port())
+            }),
+            group_id,
             input_topic: args
                 .input_topic
                 .clone()
@@ -265,18 +331,29 @@ impl RunnerConfig {
             drain_timeout: args.drain_timeout,
             retry_timeout: args.retry_timeout,
             dlq_max_bytes: args.dlq_max_bytes,
+            guarantee: args.guarantee,
+            commit_interval: args.commit_interval,
+            transaction_timeout: args.transaction_timeout,
         }
     }
 
-    /// The consumer's librdkafka configuration: offsets are stored by the runner only after
-    /// every output of an input was acknowledged, and committed from the store.
+    pub fn exactly_once(&self) -> bool {
+        self.guarantee == Guarantee::ExactlyOnce
+    }
+
+    /// The consumer's librdkafka configuration. at-least-once: offsets are stored by the
+    /// runner only after every output of an input was acknowledged, and committed from the
+    /// store. exactly-once: offsets are committed by the producer's transactions only.
     pub fn consumer_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", &self.group_id)
             .set("client.id", format!("newsflow-{}", self.service))
-            .set("enable.auto.commit", "true")
+            .set(
+                "enable.auto.commit",
+                if self.exactly_once() { "false" } else { "true" },
+            )
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
@@ -300,6 +377,14 @@ impl RunnerConfig {
             .set("linger.ms", "5")
             .set("message.max.bytes", "10485760")
             .set("message.timeout.ms", "60000");
+        if self.exactly_once() {
+            let timeout = self.transaction_timeout.as_millis().to_string();
+            config
+                .set("transactional.id", &self.transactional_id)
+                .set("transaction.timeout.ms", &timeout)
+                // librdkafka requires message.timeout.ms ≤ transaction.timeout.ms.
+                .set("message.timeout.ms", &timeout);
+        }
         self.apply_options(&mut config, false);
         config
     }
@@ -346,7 +431,19 @@ impl RunnerConfig {
                 humantime::format_duration(self.retry_timeout)
             ),
             format!("dlq_max_bytes = {}", self.dlq_max_bytes),
+            format!("guarantee = {}", self.guarantee.as_str()),
         ];
+        if self.exactly_once() {
+            lines.push(format!("transactional_id = {}", self.transactional_id));
+            lines.push(format!(
+                "commit_interval = {}",
+                humantime::format_duration(self.commit_interval)
+            ));
+            lines.push(format!(
+                "transaction_timeout = {}",
+                humantime::format_duration(self.transaction_timeout)
+            ));
+        }
         for (name, value) in &self.extra {
             lines.push(format!("{name} = {value}"));
         }
@@ -373,6 +470,18 @@ impl RunnerConfig {
                     "--{name}-topic {topic:?} is not a valid Kafka topic name"
                 );
             }
+        }
+        if self.exactly_once() {
+            anyhow::ensure!(
+                self.commit_interval < self.transaction_timeout,
+                "--commit-interval ({}) must be shorter than --transaction-timeout ({})",
+                humantime::format_duration(self.commit_interval),
+                humantime::format_duration(self.transaction_timeout)
+            );
+            anyhow::ensure!(
+                !self.transactional_id.trim().is_empty(),
+                "--transactional-id must not be empty"
+            );
         }
         self.consumer_config()
             .create::<BaseConsumer>()

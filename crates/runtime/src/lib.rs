@@ -12,7 +12,8 @@ pub mod service;
 pub mod state;
 pub mod telemetry;
 pub mod topics;
+mod transaction;
 
-pub use config::{RunnerConfig, ServiceArgs, ServiceDefaults};
+pub use config::{Guarantee, RunnerConfig, ServiceArgs, ServiceDefaults};
 pub use runner::{Runner, shutdown_on_signals};
 pub use service::run_service;

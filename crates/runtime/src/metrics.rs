@@ -22,6 +22,8 @@ pub struct RunnerMetrics {
     pub consumer_lag: IntGaugeVec,
     /// Partition assignments and revocations.
     pub rebalances: IntCounterVec,
+    /// exactly-once: transactions by outcome (`committed`, `aborted`).
+    pub transactions: IntCounterVec,
     /// Inputs sent to the dead-letter topic, by reason.
     pub dead_letters: IntCounterVec,
     /// Retries of transient stage or delivery errors.
@@ -129,6 +131,17 @@ impl RunnerMetrics {
             &["kind"],
         )
         .expect("valid metric");
+        let transactions = IntCounterVec::new(
+            Opts::new(
+                "newsflow_transactions_total",
+                "Kafka transactions (exactly-once mode), by outcome (committed, aborted).",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        for outcome in ["committed", "aborted"] {
+            transactions.with_label_values(&[outcome]);
+        }
         let in_flight = IntGauge::new(
             "newsflow_in_flight_inputs",
             "Inputs read but not yet acknowledged.",
@@ -181,6 +194,7 @@ impl RunnerMetrics {
             Box::new(end_to_end_latency_seconds.clone()),
             Box::new(consumer_lag.clone()),
             Box::new(rebalances.clone()),
+            Box::new(transactions.clone()),
         ] {
             registry
                 .register(collector)
@@ -210,6 +224,7 @@ impl RunnerMetrics {
             end_to_end_latency_seconds,
             consumer_lag,
             rebalances,
+            transactions,
         }
     }
 
@@ -243,6 +258,7 @@ mod tests {
         metrics.end_to_end_latency_seconds.observe(0.1);
         metrics.consumer_lag.with_label_values(&["t", "0"]).set(3);
         metrics.rebalances.with_label_values(&["assign"]).inc();
+        metrics.transactions.with_label_values(&["committed"]).inc();
         metrics.state_records.with_label_values(&["restore"]).inc();
         metrics.build_info.with_label_values(&["0.1.0"]).set(1);
         let families = metrics.registry.gather();
@@ -250,7 +266,7 @@ mod tests {
             .iter()
             .filter(|f| !f.name().starts_with("process_"))
             .collect();
-        assert!(ours.len() >= 15, "{}", ours.len());
+        assert!(ours.len() >= 16, "{}", ours.len());
         for family in ours {
             let name = family.name();
             assert!(name.starts_with("newsflow_"), "{name}");

@@ -2,11 +2,13 @@
 //! record, every output is produced keyed by article id with CloudEvents headers, and the input's
 //! offset is stored for commit only once the broker acknowledged every output of it.
 //!
-//! Delivery is at-least-once. Inputs complete in the order they were read (a FIFO of delivery
-//! futures), so the stored offset of a partition never passes an input whose outputs are still
-//! unacknowledged; librdkafka commits the stored offsets every second, on revocation and on
-//! close. The seam for exactly-once is [`Runner::complete`]: the transactional mode replaces
-//! "store the offset" with "send the offsets to the transaction".
+//! Two delivery modes (`--guarantee`):
+//! - **at-least-once**: inputs complete in the order they were read (a FIFO of delivery
+//!   futures), so the stored offset of a partition never passes an input whose outputs are
+//!   still unacknowledged; librdkafka commits the stored offsets every second, on revocation and
+//!   on close.
+//! - **exactly-once** (the default): inputs are processed in batches, each one Kafka
+//!   transaction with its input offsets (see `transaction.rs`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,15 +37,17 @@ use crate::config::RunnerConfig;
 use crate::envelope::{self, InputPosition, TraceParent};
 use crate::metrics::RunnerMetrics;
 use crate::state::{StateReader, StateRecord};
+use crate::transaction::{Produced, Transaction};
 
 /// The consumer's context: tracks the group membership for `/readyz`.
 #[derive(Debug)]
 pub struct RunnerContext {
-    service: &'static str,
     health: Arc<Health>,
     metrics: RunnerMetrics,
     /// The owned input partitions, whose lag is reported.
     assigned: std::sync::Mutex<std::collections::HashSet<(String, i32)>>,
+    /// exactly-once: the open transaction, committed before partitions are revoked.
+    transaction: Option<Arc<Transaction>>,
 }
 
 impl RunnerContext {
@@ -87,6 +91,16 @@ impl ClientContext for RunnerContext {
 }
 
 impl ConsumerContext for RunnerContext {
+    /// exactly-once: the batch read from partitions about to be revoked is committed first, so
+    /// their next owner starts after it.
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let (Rebalance::Revoke(_), Some(transaction)) = (rebalance, &self.transaction) {
+            if let Err(err) = transaction.commit(consumer) {
+                tracing::error!(error = %format!("{err:#}"), "cannot commit before the rebalance");
+            }
+        }
+    }
+
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             // Also called with an empty list for a member that got no partitions: it has
@@ -115,11 +129,10 @@ impl ConsumerContext for RunnerContext {
                     let key = (element.topic().to_owned(), element.partition());
                     owned.remove(&key);
                     // A revoked partition's lag is another instance's to report.
-                    let _ = self.metrics.consumer_lag.remove_label_values(&[
-                        self.service,
-                        &key.0,
-                        &key.1.to_string(),
-                    ]);
+                    let _ = self
+                        .metrics
+                        .consumer_lag
+                        .remove_label_values(&[&key.0, &key.1.to_string()]);
                 }
                 drop(owned);
                 self.metrics.assigned_partitions.set(0);
@@ -174,6 +187,44 @@ struct Delivery {
     ingested_at: Option<DateTime<Utc>>,
 }
 
+/// An input whose outputs were all sent.
+struct Started {
+    position: InputPosition,
+    read_at: Instant,
+    deliveries: Vec<Delivery>,
+}
+
+impl Started {
+    /// at-least-once: the future of the broker's acknowledgement of every output (each failed
+    /// delivery sent again until the retry timeout).
+    fn acknowledged<S>(self, runner: &Runner<S>) -> Pending {
+        let producer = runner.producer.clone();
+        let metrics = runner.metrics.clone();
+        let retry_timeout = runner.config.retry_timeout;
+        let Self {
+            position,
+            read_at,
+            deliveries,
+        } = self;
+        Box::pin(async move {
+            for delivery in deliveries {
+                await_delivery(&producer, delivery.future, retry_timeout, &metrics).await?;
+                metrics
+                    .produced
+                    .with_label_values(&[&delivery.topic, delivery.output])
+                    .inc();
+                if let Some(ingested_at) = delivery.ingested_at {
+                    let latency = (Utc::now() - ingested_at).to_std().unwrap_or_default();
+                    metrics
+                        .end_to_end_latency_seconds
+                        .observe(latency.as_secs_f64());
+                }
+            }
+            Ok(Done { position, read_at })
+        })
+    }
+}
+
 /// A running stage service.
 pub struct Runner<S> {
     config: RunnerConfig,
@@ -181,6 +232,8 @@ pub struct Runner<S> {
     metrics: RunnerMetrics,
     health: Arc<Health>,
     producer: FutureProducer,
+    /// exactly-once only.
+    transaction: Option<Arc<Transaction>>,
 }
 
 impl<S> std::fmt::Debug for Runner<S> {
@@ -213,12 +266,20 @@ impl<S: Stage> Runner<S> {
             .producer_config()
             .create()
             .context("cannot create the Kafka producer")?;
+        let transaction = config.exactly_once().then(|| {
+            Arc::new(Transaction::new(
+                producer.clone(),
+                config.transaction_timeout,
+                metrics.clone(),
+            ))
+        });
         Ok(Self {
             config,
             stage,
             metrics,
             health,
             producer,
+            transaction,
         })
     }
 
@@ -239,6 +300,16 @@ impl<S: Stage> Runner<S> {
         )
         .await?;
 
+        // Before the state is restored: a transaction a killed predecessor left open would hold
+        // back the read-committed state reader until it timed out.
+        if let Some(transaction) = &self.transaction {
+            if !init_transactions(transaction, &shutdown).await? {
+                admin_token.cancel();
+                let _ = admin.await;
+                return Ok(());
+            }
+        }
+
         let mut state_rx = if self.stage.is_stateful() {
             Some(self.restore_state(&shutdown)?)
         } else {
@@ -246,10 +317,10 @@ impl<S: Stage> Runner<S> {
         };
 
         let context = RunnerContext {
-            service: self.config.service,
             health: self.health.clone(),
             metrics: self.metrics.clone(),
             assigned: Default::default(),
+            transaction: self.transaction.clone(),
         };
         let consumer: StreamConsumer<RunnerContext> = self
             .config
@@ -274,15 +345,24 @@ impl<S: Stage> Runner<S> {
             probe_token.clone(),
         ));
 
-        let outcome = self.consume(&consumer, &shutdown, &mut state_rx).await;
+        let outcome = match self.transaction.clone() {
+            Some(transaction) => {
+                self.consume_transactions(&consumer, &transaction, &shutdown, &mut state_rx)
+                    .await
+            }
+            None => self.consume(&consumer, &shutdown, &mut state_rx).await,
+        };
         self.health.set_joined(false);
         probe_token.cancel();
         let _ = probe.await;
 
-        // Whatever happened, commit what is stored: every stored offset is fully acknowledged.
-        match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(err) => tracing::warn!(error = %err, "final offset commit failed"),
+        if self.transaction.is_none() {
+            // Whatever happened, commit what is stored: every stored offset is fully
+            // acknowledged.
+            match consumer.commit_consumer_state(CommitMode::Sync) {
+                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                Err(err) => tracing::warn!(error = %err, "final offset commit failed"),
+            }
         }
         consumer.unsubscribe();
         drop(consumer);
@@ -361,17 +441,11 @@ impl<S: Stage> Runner<S> {
                 Some(record) = next_state(state) => self.apply_state(record),
                 message = consumer.recv(), if pending.len() < self.config.max_in_flight => match message {
                     Ok(message) => {
-                        let work = self.start(&message, shutdown).await?;
+                        let started = self.start(&message, shutdown).await?;
                         self.metrics.in_flight.inc();
-                        pending.push_back(work);
+                        pending.push_back(started.acknowledged(self));
                     }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "consume error");
-                        if matches!(err.rdkafka_error_code(), Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic)) {
-                            // The input topic does not exist (yet): librdkafka retries; do not spin.
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                        }
-                    }
+                    Err(err) => consume_error(&err).await,
                 },
             }
         }
@@ -396,6 +470,59 @@ impl<S: Stage> Runner<S> {
         }
     }
 
+    /// exactly-once: reads inputs into the open transaction and commits it when due, when it is
+    /// full and at shutdown (the rebalance callback commits it before a revocation).
+    async fn consume_transactions(
+        &mut self,
+        consumer: &StreamConsumer<RunnerContext>,
+        transaction: &Transaction,
+        shutdown: &CancellationToken,
+        state: &mut Option<mpsc::Receiver<StateRecord>>,
+    ) -> anyhow::Result<()> {
+        let interval = self.config.commit_interval;
+        loop {
+            if let Some(why) = transaction.failure() {
+                bail!("{why}");
+            }
+            let due = transaction.due(interval);
+            let full = transaction.inputs() >= self.config.max_in_flight;
+            if full || due.is_some_and(|due| due <= Instant::now()) {
+                tokio::task::block_in_place(|| transaction.commit(consumer))?;
+                continue;
+            }
+            let wait = due.map_or(Duration::from_secs(3600), |due| {
+                due.saturating_duration_since(Instant::now())
+            });
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                Some(record) = next_state(state) => self.apply_state(record),
+                () = tokio::time::sleep(wait) => {}
+                message = consumer.recv() => match message {
+                    Ok(message) => {
+                        transaction.begin()?;
+                        let started = self.start(&message, shutdown).await?;
+                        self.metrics.in_flight.inc();
+                        let produced = started
+                            .deliveries
+                            .into_iter()
+                            .map(|d| Produced {
+                                topic: d.topic,
+                                output: d.output,
+                                ingested_at: d.ingested_at,
+                            })
+                            .collect();
+                        transaction.add(&started.position, started.read_at, produced);
+                    }
+                    Err(err) => consume_error(&err).await,
+                },
+            }
+        }
+        let inputs = transaction.inputs();
+        tracing::info!(inputs, "committing the open transaction");
+        tokio::task::block_in_place(|| transaction.commit(consumer))
+    }
+
     /// Marks an input done: its offset may be committed.
     fn complete(&self, consumer: &StreamConsumer<RunnerContext>, done: Done) {
         self.metrics.in_flight.dec();
@@ -411,13 +538,13 @@ impl<S: Stage> Runner<S> {
         }
     }
 
-    /// Processes one record and sends its outputs (or its dead letter); returns the future of
-    /// their acknowledgements.
+    /// Processes one record and sends its outputs (or its dead letter) and the stage's state
+    /// changes.
     async fn start(
         &mut self,
         message: &BorrowedMessage<'_>,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<Pending> {
+    ) -> anyhow::Result<Started> {
         let read_at = Instant::now();
         let service = self.config.service;
         self.metrics
@@ -551,25 +678,11 @@ impl<S: Stage> Runner<S> {
             });
         }
 
-        let producer = self.producer.clone();
-        let metrics = self.metrics.clone();
-        let retry_timeout = self.config.retry_timeout;
-        Ok(Box::pin(async move {
-            for delivery in deliveries {
-                await_delivery(&producer, delivery.future, retry_timeout, &metrics).await?;
-                metrics
-                    .produced
-                    .with_label_values(&[&delivery.topic, delivery.output])
-                    .inc();
-                if let Some(ingested_at) = delivery.ingested_at {
-                    let latency = (Utc::now() - ingested_at).to_std().unwrap_or_default();
-                    metrics
-                        .end_to_end_latency_seconds
-                        .observe(latency.as_secs_f64());
-                }
-            }
-            Ok(Done { position, read_at })
-        }))
+        Ok(Started {
+            position,
+            read_at,
+            deliveries,
+        })
     }
 
     /// Runs the stage; transient errors are retried with backoff until the retry timeout.
@@ -625,6 +738,41 @@ async fn next_state(state: &mut Option<mpsc::Receiver<StateRecord>>) -> Option<S
     match state {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Logs a consume error; waits a little when the input topic does not exist (yet), which
+/// librdkafka keeps retrying, so as not to spin.
+async fn consume_error(err: &KafkaError) {
+    tracing::warn!(error = %err, "consume error");
+    if matches!(
+        err.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic)
+    ) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// exactly-once: registers the transactional id, retrying while the broker is unreachable;
+/// false when shut down first.
+async fn init_transactions(
+    transaction: &Transaction,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<bool> {
+    let mut attempt = 0;
+    loop {
+        match tokio::task::block_in_place(|| transaction.init()) {
+            Ok(()) => return Ok(true),
+            Err(err) if attempt < 10 => {
+                tracing::warn!(error = %format!("{err:#}"), "cannot initialize transactions yet; retrying");
+            }
+            Err(err) => return Err(err),
+        }
+        attempt += 1;
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(false),
+            () = tokio::time::sleep(backoff(attempt)) => {}
+        }
     }
 }
 

@@ -12,6 +12,30 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RunnerConfig;
 
+/// Forgets the partitions (of a reader assigned one topic) whose read position reached the end
+/// offset in `ends`. Needed besides "the last record read was at end - 1": transaction markers
+/// take offsets too, so a topic written in transactions ends with a marker no record reaches,
+/// while the position (for `read_committed` readers) moves past it.
+pub fn forget_reached<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    ends: &mut std::collections::BTreeMap<i32, i64>,
+) -> anyhow::Result<()> {
+    let position = consumer
+        .position()
+        .context("cannot read the consumer's position")?;
+    for element in position.elements() {
+        if let Offset::Offset(next) = element.offset() {
+            if ends
+                .get(&element.partition())
+                .is_some_and(|end| next >= *end)
+            {
+                ends.remove(&element.partition());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One record of the state topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateRecord {
@@ -78,7 +102,7 @@ impl StateReader {
                 self.topic
             );
         }
-        let mut remaining = std::collections::HashMap::new();
+        let mut remaining = std::collections::BTreeMap::new();
         let mut assignment = TopicPartitionList::new();
         for partition in partitions {
             let (low, high) = self
@@ -96,6 +120,9 @@ impl StateReader {
         let mut last_report = Instant::now();
         while !remaining.is_empty() {
             let Some(result) = self.consumer.poll(Duration::from_millis(500)) else {
+                // Transaction markers take offsets too: the last record of a partition written
+                // in transactions ends before its high watermark; the position passes it.
+                forget_reached(&self.consumer, &mut remaining)?;
                 continue;
             };
             let message =

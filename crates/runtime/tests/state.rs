@@ -12,7 +12,7 @@ use newsflow_core::{
     Emit, Event, EventKind, Rejection, Route, Stage, StageContext, StageError, StateChange,
 };
 use newsflow_runtime::metrics::RunnerMetrics;
-use newsflow_runtime::{Runner, RunnerConfig};
+use newsflow_runtime::{Guarantee, Runner, RunnerConfig};
 use newsflow_testkit::kafka::{consume_all, create_topics, key};
 use newsflow_testkit::{brokers, unique_name};
 use rdkafka::ClientConfig;
@@ -92,7 +92,7 @@ impl Topics {
         topics
     }
 
-    fn config(&self) -> RunnerConfig {
+    fn config(&self, instance: &str) -> RunnerConfig {
         RunnerConfig {
             service: "first-seen",
             brokers: brokers(),
@@ -113,6 +113,10 @@ impl Topics {
             drain_timeout: Duration::from_secs(10),
             retry_timeout: Duration::from_secs(10),
             dlq_max_bytes: 1 << 20,
+            guarantee: Guarantee::ExactlyOnce,
+            transactional_id: format!("{}.{instance}", self.group),
+            commit_interval: Duration::from_millis(100),
+            transaction_timeout: Duration::from_secs(10),
         }
     }
 
@@ -168,12 +172,13 @@ impl Topics {
 /// Starts a runner in the background; returns its stop token, metrics and task.
 fn start(
     topics: &Topics,
+    instance: &str,
 ) -> (
     CancellationToken,
     RunnerMetrics,
     tokio::task::JoinHandle<anyhow::Result<()>>,
 ) {
-    let runner = Runner::new(topics.config(), FirstSeen::default()).unwrap();
+    let runner = Runner::new(topics.config(instance), FirstSeen::default()).unwrap();
     let metrics = runner.metrics().clone();
     let stop = CancellationToken::new();
     let task = tokio::spawn(runner.run(stop.clone()));
@@ -195,7 +200,7 @@ fn counter(metrics: &RunnerMetrics, phase: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_instance_restores_the_state_before_taking_input() {
     let topics = Topics::create();
-    let (stop, metrics, task) = start(&topics);
+    let (stop, metrics, task) = start(&topics, "one");
     topics.send("a", 0);
     let (ready, out) = (metrics.clone(), topics.output.clone());
     wait_for("the first output", move || {
@@ -206,7 +211,7 @@ async fn a_restarted_instance_restores_the_state_before_taking_input() {
     task.await.unwrap().unwrap();
 
     // A new instance: "a" again must be recognised from the restored state; "b" is new.
-    let (stop, metrics, task) = start(&topics);
+    let (stop, metrics, task) = start(&topics, "one");
     topics.send("a", 0);
     topics.send("b", 1);
     let ids = topics.output_ids(2);
@@ -221,8 +226,8 @@ async fn a_restarted_instance_restores_the_state_before_taking_input() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_of_one_group_follow_each_others_state() {
     let topics = Topics::create();
-    let (stop_1, metrics_1, task_1) = start(&topics);
-    let (stop_2, metrics_2, task_2) = start(&topics);
+    let (stop_1, metrics_1, task_1) = start(&topics, "one");
+    let (stop_2, metrics_2, task_2) = start(&topics, "two");
     // Both joined, one partition each.
     let (m1, m2) = (metrics_1.clone(), metrics_2.clone());
     wait_for("one partition each", move || {

@@ -101,6 +101,11 @@ impl Service {
 
     /// Waits for the process to exit and returns its exit code.
     pub fn wait(mut self, timeout: Duration) -> Option<i32> {
+        self.wait_exit(timeout)
+    }
+
+    /// Like [`Service::wait`], keeping the value (e.g. to replace it with a restart).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self

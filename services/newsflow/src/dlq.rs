@@ -144,13 +144,13 @@ fn read_all(
             }
             Some(Err(err)) => return Err(err).context("cannot read the dead-letter topic"),
             None if last_progress.elapsed() > TIMEOUT => {
-                // Transaction markers or compaction can leave the end offset unreachable.
+                // Compaction can leave the end offset unreachable.
                 eprintln!(
                     "newsflow dlq: no more records before the end offsets {ends:?}; stopping"
                 );
                 break;
             }
-            None => {}
+            None => newsflow_runtime::state::forget_reached(&consumer, &mut ends)?,
         }
     }
     Ok(())

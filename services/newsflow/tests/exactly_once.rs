@@ -1,0 +1,489 @@
+//! Delivery guarantees of the microservices, proven on the real broker by killing them.
+//!
+//! Articles from `newsflow produce --repeat` (fresh ids, a few deliberate copies) flow through
+//! normalizer → deduplicator → tagger while the services are killed with SIGKILL at random
+//! moments (each after it had produced some output) and restarted, or while second instances
+//! join and leave. Afterwards `news.enriched.v1` and `news.duplicates.v1` are read
+//! `read_committed`, as downstream consumers read them, and every input id must be there.
+//!
+//! - exactly-once (the default mode): every id exactly once, none lost, none twice;
+//! - at-least-once: none lost; repeats are allowed, and counted.
+//!
+//! The tests need the service binaries next to `newsflow` (`cargo test --workspace` builds
+//! them). They run one at a time: each is a whole pipeline on a two-core machine. The long
+//! version (20,000 articles, 20 kills): `cargo test -p newsflow --test exactly_once --
+//! --ignored --nocapture`.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::message::Message as _;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+/// One pipeline at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const PARTITIONS: u32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Normalizer,
+    Deduplicator,
+    Tagger,
+}
+
+const STAGES: [Stage; 3] = [Stage::Normalizer, Stage::Deduplicator, Stage::Tagger];
+
+impl Stage {
+    fn binary(self) -> &'static str {
+        match self {
+            Self::Normalizer => "newsflow-normalizer",
+            Self::Deduplicator => "newsflow-deduplicator",
+            Self::Tagger => "newsflow-tagger",
+        }
+    }
+}
+
+/// A service binary of the workspace, built next to `newsflow`.
+fn binary(name: &str) -> String {
+    let newsflow = PathBuf::from(env!("CARGO_BIN_EXE_newsflow"));
+    let path = newsflow.with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` (cargo test --workspace does)",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+/// The services of one test, on topics of their own.
+struct Pipeline {
+    topics: Topics,
+    guarantee: &'static str,
+}
+
+impl Pipeline {
+    fn new(test: &str, guarantee: &'static str) -> Self {
+        Self {
+            topics: Topics::create(test, PARTITIONS),
+            guarantee,
+        }
+    }
+
+    fn topic(&self, name: &str) -> String {
+        format!("{}{name}", self.topics.prefix)
+    }
+
+    /// Starts one instance; `instance` names it (a restart keeps the name, and so its
+    /// transactional id: the broker then aborts what the killed one left open at once).
+    fn start(&self, stage: Stage, instance: &str) -> Service {
+        let group = format!("{}{}", self.topics.prefix, stage.binary());
+        let transactional_id = format!("{group}.{instance}");
+        let mut args: Vec<String> = [
+            "--brokers",
+            &brokers(),
+            "--group-id",
+            &group,
+            "--dlq-topic",
+            &self.topics.dlq(),
+            "--guarantee",
+            self.guarantee,
+            "--transactional-id",
+            &transactional_id,
+            "--transaction-timeout",
+            "10s",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let (input, output) = match stage {
+            Stage::Normalizer => ("news.raw.v1", "news.normalized.v1"),
+            Stage::Deduplicator => ("news.normalized.v1", "news.deduplicated.v1"),
+            Stage::Tagger => ("news.deduplicated.v1", "news.enriched.v1"),
+        };
+        args.extend([
+            "--input-topic".into(),
+            self.topic(input),
+            "--output-topic".into(),
+            self.topic(output),
+        ]);
+        match stage {
+            Stage::Normalizer => {}
+            Stage::Deduplicator => args.extend([
+                "--duplicates-topic".into(),
+                self.topic("news.duplicates.v1"),
+                "--state-topic".into(),
+                self.topic("newsflow.dedup-state.v1"),
+            ]),
+            Stage::Tagger => args.extend(["--tag-topic-prefix".into(), self.topics.prefix.clone()]),
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Service::start(&binary(stage.binary()), &args)
+    }
+
+    /// `newsflow produce --repeat N --duplicate-ratio R` of a corpus directory, at `rate`
+    /// records per second, in the background.
+    fn produce(&self, dir: &str, repeat: u32, rate: u32) -> Child {
+        newsflow()
+            .args([
+                "produce",
+                newsflow_testkit::corpus_dir().join(dir).to_str().unwrap(),
+                "--brokers",
+                &brokers(),
+                "--topic",
+                &self.topics.raw(),
+                "--repeat",
+                &repeat.to_string(),
+                "--duplicate-ratio",
+                "0.02",
+                "--seed",
+                "7",
+                "--rate",
+                &rate.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// Every record of `topics` (from the beginning to the end as of now), read committed.
+fn read_to_end(topics: &[String]) -> Vec<(String, String)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", newsflow_testkit::unique_name("verify"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut assignment = TopicPartitionList::new();
+    for topic in topics {
+        for partition in 0..PARTITIONS as i32 {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, partition, Duration::from_secs(10))
+                .unwrap();
+            if high > low {
+                ends.insert((topic.clone(), partition), high);
+                assignment
+                    .add_partition_offset(topic, partition, Offset::Beginning)
+                    .unwrap();
+            }
+        }
+    }
+    let mut records = Vec::new();
+    if ends.is_empty() {
+        return records;
+    }
+    consumer.assign(&assignment).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ends.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "cannot read to the end: {ends:?}"
+        );
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(message) => {
+                let message = message.unwrap();
+                let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+                records.push((message.topic().to_owned(), key));
+            }
+            None => {
+                // Transaction markers take offsets: the position passes the last record.
+                for element in consumer.position().unwrap().elements() {
+                    if let Offset::Offset(next) = element.offset() {
+                        let key = (element.topic().to_owned(), element.partition());
+                        if ends.get(&key).is_some_and(|end| next >= *end) {
+                            ends.remove(&key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    records
+}
+
+/// What came out of the pipeline for the inputs.
+#[derive(Debug, Default)]
+struct Outcome {
+    inputs: usize,
+    copies: usize,
+    /// Per input id: how often it came out (enriched + duplicates + dlq).
+    seen: HashMap<String, usize>,
+    enriched: usize,
+    duplicates: usize,
+    dead_letters: usize,
+    /// Deliberate copies that came out as duplicate notices neither themselves nor with their
+    /// original flagged.
+    unflagged_copies: Vec<String>,
+}
+
+impl Outcome {
+    fn lost(&self) -> Vec<&String> {
+        self.seen
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(id, _)| id)
+            .collect()
+    }
+    fn repeated(&self) -> usize {
+        self.seen.values().filter(|n| **n > 1).count()
+    }
+    fn print(&self, what: &str) {
+        println!(
+            "{what}: {} inputs ({} deliberate copies) -> {} enriched, {} duplicate notices, {} dead letters; lost {}, out more than once {}, copies not flagged {}",
+            self.inputs,
+            self.copies,
+            self.enriched,
+            self.duplicates,
+            self.dead_letters,
+            self.lost().len(),
+            self.repeated(),
+            self.unflagged_copies.len()
+        );
+    }
+}
+
+/// Reads the outputs until every input id came out (or `timeout` passed), then once more.
+fn outcome(pipeline: &Pipeline, timeout: Duration) -> Outcome {
+    let inputs: Vec<String> = read_to_end(&[pipeline.topics.raw()])
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    let outputs = [
+        pipeline.topic("news.enriched.v1"),
+        pipeline.topic("news.duplicates.v1"),
+        pipeline.topics.dlq(),
+    ];
+    let deadline = Instant::now() + timeout;
+    loop {
+        let records = read_to_end(&outputs);
+        let mut result = Outcome {
+            inputs: inputs.len(),
+            copies: inputs.iter().filter(|id| id.contains("-copy")).count(),
+            seen: inputs.iter().map(|id| (id.clone(), 0)).collect(),
+            ..Outcome::default()
+        };
+        let mut flagged = HashSet::new();
+        for (topic, key) in &records {
+            if let Some(n) = result.seen.get_mut(key) {
+                *n += 1;
+            }
+            if *topic == outputs[0] {
+                result.enriched += 1;
+            } else if *topic == outputs[1] {
+                result.duplicates += 1;
+                flagged.insert(key.clone());
+            } else {
+                result.dead_letters += 1;
+            }
+        }
+        // A copy and its original are keyed apart, so they may sit on different partitions and
+        // the copy may be read first: then the original is the one flagged.
+        result.unflagged_copies = inputs
+            .iter()
+            .filter(|id| {
+                id.split_once("-copy").is_some_and(|(original, _)| {
+                    !flagged.contains(*id) && !flagged.contains(original)
+                })
+            })
+            .cloned()
+            .collect();
+        if result.lost().is_empty() || Instant::now() >= deadline {
+            return result;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// Waits until `service` produced some output since it started.
+fn wait_for_output(service: &Service, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while service.counter("newsflow_output_records_total", "") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} produced nothing within {timeout:?}",
+            service.admin
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs the pipeline over `repeat` × the corpus directory while killing services `kills`
+/// times, round robin over the stages, each at a random moment after it produced output.
+fn crash_test(guarantee: &'static str, dir: &str, repeat: u32, kills: usize) -> Outcome {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seed: u64 = rand::rng().random();
+    let mut rng = StdRng::seed_from_u64(seed);
+    println!("{guarantee} crash test: seed {seed}");
+
+    let pipeline = Pipeline::new(&format!("crash-{}", &guarantee[..5]), guarantee);
+    let mut services: Vec<Service> = STAGES.iter().map(|s| pipeline.start(*s, "a")).collect();
+    let mut producer = pipeline.produce(dir, repeat, 150);
+    let started = Instant::now();
+
+    for kill in 0..kills {
+        let index = kill % STAGES.len();
+        wait_for_output(&services[index], Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(rng.random_range(500..3000)));
+        services[index].signal("KILL");
+        let code = services[index].wait_exit(Duration::from_secs(10));
+        services[index] = pipeline.start(STAGES[index], "a");
+        println!(
+            "kill {}: {:?} at {:.1} s (exit {code:?})",
+            kill + 1,
+            STAGES[index],
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let status = producer.wait().unwrap();
+    assert!(status.success(), "newsflow produce failed");
+    println!(
+        "all produced at {:.1} s; waiting for the pipeline",
+        started.elapsed().as_secs_f64()
+    );
+    let result = outcome(&pipeline, Duration::from_secs(180));
+    println!("done at {:.1} s", started.elapsed().as_secs_f64());
+    for service in services {
+        service.signal("TERM");
+        assert_eq!(service.wait(Duration::from_secs(40)), Some(0));
+    }
+    result
+}
+
+fn assert_none_lost(result: &Outcome) {
+    let lost = result.lost();
+    assert!(
+        lost.is_empty(),
+        "{} ids lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+}
+
+fn assert_exactly_once(result: &Outcome) {
+    assert_none_lost(result);
+    let twice: Vec<_> = result
+        .seen
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .take(5)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "{} ids out more than once, e.g. {twice:?}",
+        result.repeated()
+    );
+}
+
+fn assert_copies_flagged(result: &Outcome) {
+    assert!(result.copies > 0, "the input had deliberate copies");
+    assert!(
+        result.unflagged_copies.is_empty(),
+        "deliberate copies not flagged: {:?}",
+        result.unflagged_copies
+    );
+}
+
+#[test]
+fn exactly_once_survives_five_kills() {
+    // bbc-2005/business: 510 pages × 10 = 5,100 articles, plus ~2 % copies.
+    let result = crash_test("exactly-once", "bbc-2005/business", 10, 6);
+    result.print("exactly-once, 6 kills");
+    assert!(result.inputs >= 5_000, "{} inputs", result.inputs);
+    assert_exactly_once(&result);
+    assert_copies_flagged(&result);
+}
+
+#[test]
+fn at_least_once_survives_five_kills_without_loss() {
+    let result = crash_test("at-least-once", "bbc-2005/business", 10, 6);
+    result.print("at-least-once, 6 kills");
+    assert!(result.inputs >= 5_000, "{} inputs", result.inputs);
+    assert_none_lost(&result);
+    assert_copies_flagged(&result);
+}
+
+#[test]
+#[ignore = "long: 20,000 articles and 20 kills (several minutes)"]
+fn exactly_once_survives_twenty_kills_long() {
+    // bbc-2005/tech: 401 pages × 50 = 20,050 articles.
+    let result = crash_test("exactly-once", "bbc-2005/tech", 50, 20);
+    result.print("exactly-once, 20 kills");
+    assert!(result.inputs >= 20_000, "{} inputs", result.inputs);
+    assert_exactly_once(&result);
+    assert_copies_flagged(&result);
+}
+
+#[test]
+fn instances_joining_and_leaving_lose_nothing_and_repeat_nothing() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pipeline = Pipeline::new("rebalance", "exactly-once");
+    let services: Vec<Service> = STAGES.iter().map(|s| pipeline.start(*s, "a")).collect();
+    // 417 pages × 6 = 2,502 articles at 150/s: about 17 s of input.
+    let mut producer = pipeline.produce("bbc-2005/politics", 6, 150);
+    let started = Instant::now();
+
+    wait_for_output(&services[2], Duration::from_secs(120));
+    let joined: Vec<Service> = [Stage::Deduplicator, Stage::Tagger]
+        .iter()
+        .map(|s| pipeline.start(*s, "b"))
+        .collect();
+    for service in &joined {
+        service.wait_ready(Duration::from_secs(60));
+        wait_for_output(service, Duration::from_secs(60));
+    }
+    println!(
+        "second deduplicator and tagger joined and produced by {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    for service in joined {
+        service.signal("TERM");
+        assert_eq!(service.wait(Duration::from_secs(40)), Some(0));
+    }
+    let last_change = Instant::now();
+    println!("they left at {:.1} s", started.elapsed().as_secs_f64());
+    assert!(
+        producer.wait().unwrap().success(),
+        "newsflow produce failed"
+    );
+
+    let result = outcome(&pipeline, Duration::from_secs(120));
+    let settled = last_change.elapsed();
+    result.print("exactly-once, join and leave");
+    println!(
+        "every id out {:.1} s after the last leave",
+        settled.as_secs_f64()
+    );
+    // Not asserted here: copies flagged. With two deduplicators, a copy read on one instance
+    // before the other instance's state record of its original arrived is not recognised
+    // (the copies of this test follow their originals within milliseconds).
+    assert_exactly_once(&result);
+    assert!(
+        settled <= Duration::from_secs(120),
+        "the last ids came out {settled:?} after the last leave"
+    );
+    for service in services {
+        service.signal("TERM");
+        assert_eq!(service.wait(Duration::from_secs(40)), Some(0));
+    }
+}
