@@ -395,7 +395,45 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, R
             format!("the payload is not UTF-8: {err}"),
         ));
     }
+    if let Some(depth) = too_deep(payload) {
+        return Err(Rejection::new(
+            ErrorKind::TooDeeplyNested,
+            format!("the JSON nests deeper than {depth} levels"),
+        ));
+    }
     serde_json::from_slice(payload).map_err(json_rejection)
+}
+
+/// Arrays and objects nested at most this deep; serde_json's own limit (the same) does not
+/// apply to fields it skips, where a hostile payload could hide a deep nest.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// `Some(MAX_JSON_DEPTH)` when the JSON text nests deeper, anywhere (strings skipped).
+fn too_deep(payload: &[u8]) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in payload {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Some(MAX_JSON_DEPTH);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Maps a `serde_json` error to the reason a dead letter carries.
@@ -474,6 +512,17 @@ mod tests {
     }
 
     #[test]
+    fn a_deep_nest_anywhere_is_rejected_but_brackets_in_strings_are_text() {
+        let deep = |n: usize| format!(r#","skipped":{}{}"#, "[".repeat(n), "]".repeat(n));
+        let err = Event::from_json(EventKind::Raw, &raw_json(&deep(MAX_JSON_DEPTH))).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TooDeeplyNested);
+        // The event object itself is one level: this is as deep as it may go.
+        assert!(Event::from_json(EventKind::Raw, &raw_json(&deep(MAX_JSON_DEPTH - 1))).is_ok());
+        let brackets = format!(r#","note":"{} \" {{""#, "[".repeat(500));
+        assert!(Event::from_json(EventKind::Raw, &raw_json(&brackets)).is_ok());
+    }
+
+    #[test]
     fn an_impossible_timestamp_becomes_none_not_an_error() {
         let payload = raw_json(r#","fetched_at":"2022-02-30T10:00:00Z""#);
         let Event::Raw(raw) = Event::from_json(EventKind::Raw, &payload).unwrap() else {
@@ -520,9 +569,9 @@ mod tests {
         let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let err = parse_json::<serde_json::Value>(nested.as_bytes()).unwrap_err();
         assert_eq!(err.kind, ErrorKind::TooDeeplyNested);
-        // An unknown field is skipped without recursion, however deep it nests.
+        // Also in a field serde would skip.
         let extra =
             format!(r#"{{"id":"a","source":"s","content_type":"text/plain","x":{nested}}}"#);
-        assert!(Event::from_json(EventKind::Raw, extra.as_bytes()).is_ok());
+        assert_eq!(reason(extra.as_bytes()), ErrorKind::TooDeeplyNested);
     }
 }

@@ -26,7 +26,7 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Message as _, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{BorrowedMessage, Headers as _, Message as _, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use tokio::sync::mpsc;
@@ -565,12 +565,24 @@ impl<S: Stage> Runner<S> {
             .map(|t| t.child())
             .unwrap_or_else(TraceParent::new_root);
 
-        let outcome = match message.payload() {
-            None => Err(Rejection::new(
+        let expected_type = self.stage.input_kind().cloudevents_type();
+        let forged_type = message
+            .headers()
+            .and_then(|headers| headers.iter().find(|h| h.key == envelope::CE_TYPE))
+            .map(|h| String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())
+            .filter(|ce_type| ce_type != expected_type);
+        let outcome = match (message.payload(), forged_type) {
+            (_, Some(ce_type)) => Err(Rejection::new(
+                ErrorKind::UnexpectedEventType,
+                format!(
+                    "the record's ce_type header is {ce_type:?}; this stage reads {expected_type}"
+                ),
+            )),
+            (None, None) => Err(Rejection::new(
                 ErrorKind::EmptyContent,
                 "the record has no value",
             )),
-            Some(payload) => {
+            (Some(payload), None) => {
                 self.process_with_retries(payload, record_time, shutdown)
                     .await?
             }

@@ -18,204 +18,20 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use common::pipeline::{Pipeline, STAGES, Stage, read_to_end};
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::Message as _;
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-
-/// One pipeline at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 const PARTITIONS: u32 = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Normalizer,
-    Deduplicator,
-    Tagger,
-}
-
-const STAGES: [Stage; 3] = [Stage::Normalizer, Stage::Deduplicator, Stage::Tagger];
-
-impl Stage {
-    fn binary(self) -> &'static str {
-        match self {
-            Self::Normalizer => "newsflow-normalizer",
-            Self::Deduplicator => "newsflow-deduplicator",
-            Self::Tagger => "newsflow-tagger",
-        }
-    }
-}
-
-/// A service binary of the workspace, built next to `newsflow`.
-fn binary(name: &str) -> String {
-    let newsflow = PathBuf::from(env!("CARGO_BIN_EXE_newsflow"));
-    let path = newsflow.with_file_name(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --workspace --bins` (cargo test --workspace does)",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
-}
-
-/// The services of one test, on topics of their own.
-struct Pipeline {
-    topics: Topics,
-    guarantee: &'static str,
-}
-
-impl Pipeline {
-    fn new(test: &str, guarantee: &'static str) -> Self {
-        Self {
-            topics: Topics::create(test, PARTITIONS),
-            guarantee,
-        }
-    }
-
-    fn topic(&self, name: &str) -> String {
-        format!("{}{name}", self.topics.prefix)
-    }
-
-    /// Starts one instance; `instance` names it (a restart keeps the name, and so its
-    /// transactional id: the broker then aborts what the killed one left open at once).
-    fn start(&self, stage: Stage, instance: &str) -> Service {
-        let group = format!("{}{}", self.topics.prefix, stage.binary());
-        let transactional_id = format!("{group}.{instance}");
-        let mut args: Vec<String> = [
-            "--brokers",
-            &brokers(),
-            "--group-id",
-            &group,
-            "--dlq-topic",
-            &self.topics.dlq(),
-            "--guarantee",
-            self.guarantee,
-            "--transactional-id",
-            &transactional_id,
-            "--transaction-timeout",
-            "10s",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        let (input, output) = match stage {
-            Stage::Normalizer => ("news.raw.v1", "news.normalized.v1"),
-            Stage::Deduplicator => ("news.normalized.v1", "news.deduplicated.v1"),
-            Stage::Tagger => ("news.deduplicated.v1", "news.enriched.v1"),
-        };
-        args.extend([
-            "--input-topic".into(),
-            self.topic(input),
-            "--output-topic".into(),
-            self.topic(output),
-        ]);
-        match stage {
-            Stage::Normalizer => {}
-            Stage::Deduplicator => args.extend([
-                "--duplicates-topic".into(),
-                self.topic("news.duplicates.v1"),
-                "--state-topic".into(),
-                self.topic("newsflow.dedup-state.v1"),
-            ]),
-            Stage::Tagger => args.extend(["--tag-topic-prefix".into(), self.topics.prefix.clone()]),
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Service::start(&binary(stage.binary()), &args)
-    }
-
-    /// `newsflow produce --repeat N --duplicate-ratio R` of a corpus directory, at `rate`
-    /// records per second, in the background.
-    fn produce(&self, dir: &str, repeat: u32, rate: u32) -> Child {
-        newsflow()
-            .args([
-                "produce",
-                newsflow_testkit::corpus_dir().join(dir).to_str().unwrap(),
-                "--brokers",
-                &brokers(),
-                "--topic",
-                &self.topics.raw(),
-                "--repeat",
-                &repeat.to_string(),
-                "--duplicate-ratio",
-                "0.02",
-                "--seed",
-                "7",
-                "--rate",
-                &rate.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    }
-}
-
-/// Every record of `topics` (from the beginning to the end as of now), read committed.
-fn read_to_end(topics: &[String]) -> Vec<(String, String)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", newsflow_testkit::unique_name("verify"))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .create()
-        .unwrap();
-    let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    let mut assignment = TopicPartitionList::new();
-    for topic in topics {
-        for partition in 0..PARTITIONS as i32 {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition, Duration::from_secs(10))
-                .unwrap();
-            if high > low {
-                ends.insert((topic.clone(), partition), high);
-                assignment
-                    .add_partition_offset(topic, partition, Offset::Beginning)
-                    .unwrap();
-            }
-        }
-    }
-    let mut records = Vec::new();
-    if ends.is_empty() {
-        return records;
-    }
-    consumer.assign(&assignment).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ends.is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "cannot read to the end: {ends:?}"
-        );
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(message) => {
-                let message = message.unwrap();
-                let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-                records.push((message.topic().to_owned(), key));
-            }
-            None => {
-                // Transaction markers take offsets: the position passes the last record.
-                for element in consumer.position().unwrap().elements() {
-                    if let Offset::Offset(next) = element.offset() {
-                        let key = (element.topic().to_owned(), element.partition());
-                        if ends.get(&key).is_some_and(|end| next >= *end) {
-                            ends.remove(&key);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    records
-}
+/// One pipeline at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 /// What came out of the pipeline for the inputs.
 #[derive(Debug, Default)]
@@ -260,9 +76,9 @@ impl Outcome {
 
 /// Reads the outputs until every input id came out (or `timeout` passed), then once more.
 fn outcome(pipeline: &Pipeline, timeout: Duration) -> Outcome {
-    let inputs: Vec<String> = read_to_end(&[pipeline.topics.raw()])
-        .into_iter()
-        .map(|(_, key)| key)
+    let inputs: Vec<String> = read_to_end(&[pipeline.topics.raw()], PARTITIONS)
+        .iter()
+        .map(key)
         .collect();
     let outputs = [
         pipeline.topic("news.enriched.v1"),
@@ -271,7 +87,10 @@ fn outcome(pipeline: &Pipeline, timeout: Duration) -> Outcome {
     ];
     let deadline = Instant::now() + timeout;
     loop {
-        let records = read_to_end(&outputs);
+        let records: Vec<(String, String)> = read_to_end(&outputs, PARTITIONS)
+            .iter()
+            .map(|m| (m.topic().to_owned(), key(m)))
+            .collect();
         let mut result = Outcome {
             inputs: inputs.len(),
             copies: inputs.iter().filter(|id| id.contains("-copy")).count(),
@@ -333,7 +152,7 @@ fn crash_test(guarantee: &'static str, dir: &str, repeat: u32, kills: usize) -> 
     let mut rng = StdRng::seed_from_u64(seed);
     println!("{guarantee} crash test: seed {seed}");
 
-    let pipeline = Pipeline::new(&format!("crash-{}", &guarantee[..5]), guarantee);
+    let pipeline = Pipeline::new(&format!("crash-{}", &guarantee[..5]), guarantee, PARTITIONS);
     let mut services: Vec<Service> = STAGES.iter().map(|s| pipeline.start(*s, "a")).collect();
     let mut producer = pipeline.produce(dir, repeat, 150);
     let started = Instant::now();
@@ -436,7 +255,7 @@ fn instances_joining_and_leaving_lose_nothing_and_repeat_nothing() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let pipeline = Pipeline::new("rebalance", "exactly-once");
+    let pipeline = Pipeline::new("rebalance", "exactly-once", PARTITIONS);
     let services: Vec<Service> = STAGES.iter().map(|s| pipeline.start(*s, "a")).collect();
     // 417 pages × 6 = 2,502 articles at 150/s: about 17 s of input.
     let mut producer = pipeline.produce("bbc-2005/politics", 6, 150);

@@ -7,6 +7,8 @@ use std::process::{Command, Output, Stdio};
 
 pub use newsflow_testkit::kafka::*;
 
+pub mod pipeline;
+
 pub fn brokers() -> String {
     newsflow_testkit::brokers()
 }
