@@ -228,8 +228,9 @@ pub struct ServiceArgs {
     pub commit_interval: Duration,
 
     /// exactly-once: the broker aborts a transaction left open this long (e.g. by a crashed
-    /// instance whose transactional.id does not come back); also bounds a single commit.
-    #[arg(long, env = "NEWSFLOW_TRANSACTION_TIMEOUT", default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    /// instance whose transactional.id does not come back); a broker outage shorter than this
+    /// does not cost the open transaction. Also the producer's message timeout.
+    #[arg(long, env = "NEWSFLOW_TRANSACTION_TIMEOUT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub transaction_timeout: Duration,
 
     /// Validate every flag and environment variable, print the effective configuration

@@ -270,6 +270,7 @@ impl<S: Stage> Runner<S> {
             Arc::new(Transaction::new(
                 producer.clone(),
                 config.transaction_timeout,
+                config.retry_timeout,
                 metrics.clone(),
             ))
         });
@@ -753,10 +754,19 @@ async fn next_state(state: &mut Option<mpsc::Receiver<StateRecord>>) -> Option<S
     }
 }
 
-/// Logs a consume error; waits a little when the input topic does not exist (yet), which
-/// librdkafka keeps retrying, so as not to spin.
+/// Logs a consume error (connection losses quietly: the client reports them); waits a little
+/// when the input topic does not exist (yet), which librdkafka keeps retrying, so as not to
+/// spin.
 async fn consume_error(err: &KafkaError) {
-    tracing::warn!(error = %err, "consume error");
+    if matches!(
+        err.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
+    ) {
+        // Reported once by the client's error callback, and by /readyz.
+        tracing::debug!(error = %err, "consume error");
+    } else {
+        tracing::warn!(error = %err, "consume error");
+    }
     if matches!(
         err.rdkafka_error_code(),
         Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic)

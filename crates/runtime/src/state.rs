@@ -152,6 +152,7 @@ impl StateReader {
         stop: CancellationToken,
     ) -> std::thread::JoinHandle<()> {
         std::thread::spawn(move || {
+            let (mut last_warning, mut suppressed) = (None, 0u64);
             while !stop.is_cancelled() {
                 let Some(result) = self.consumer.poll(Duration::from_millis(200)) else {
                     continue;
@@ -167,8 +168,17 @@ impl StateReader {
                             return;
                         }
                     }
+                    // While the broker is away every poll fails; the client reports the outage
+                    // itself, so one line per 30 s here is plenty.
                     Err(err) => {
-                        tracing::warn!(error = %err, topic = %self.topic, "state topic read error")
+                        suppressed += 1;
+                        if last_warning
+                            .is_none_or(|at: Instant| at.elapsed() > Duration::from_secs(30))
+                        {
+                            tracing::warn!(error = %err, topic = %self.topic, errors = suppressed, "state topic read error");
+                            last_warning = Some(Instant::now());
+                            suppressed = 0;
+                        }
                     }
                 }
             }

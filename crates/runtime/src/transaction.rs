@@ -56,6 +56,8 @@ struct Open {
 pub(crate) struct Transaction {
     producer: FutureProducer,
     timeout: Duration,
+    /// How long retriable errors of a commit are retried (e.g. through a broker outage).
+    retry_timeout: Duration,
     metrics: RunnerMetrics,
     open: Mutex<Open>,
 }
@@ -68,14 +70,17 @@ impl std::fmt::Debug for Transaction {
     }
 }
 
-/// Retriable transactional calls are tried this many times before the error stands.
-const ATTEMPTS: u32 = 5;
-
 impl Transaction {
-    pub fn new(producer: FutureProducer, timeout: Duration, metrics: RunnerMetrics) -> Self {
+    pub fn new(
+        producer: FutureProducer,
+        timeout: Duration,
+        retry_timeout: Duration,
+        metrics: RunnerMetrics,
+    ) -> Self {
         Self {
             producer,
             timeout,
+            retry_timeout,
             metrics,
             open: Mutex::new(Open::default()),
         }
@@ -195,16 +200,17 @@ impl Transaction {
         for ((topic, partition), offset) in &open.offsets {
             offsets.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))?;
         }
+        let deadline = Instant::now() + self.retry_timeout;
         if offsets.count() > 0 {
             let group = consumer
                 .group_metadata()
                 .ok_or_else(|| anyhow!("the consumer has no group metadata"))?;
-            retrying("send the offsets to the transaction", || {
+            retrying("send the offsets to the transaction", deadline, || {
                 self.producer
                     .send_offsets_to_transaction(&offsets, &group, self.timeout)
             })?;
         }
-        retrying("commit the transaction", || {
+        retrying("commit the transaction", deadline, || {
             self.producer.commit_transaction(self.timeout)
         })
     }
@@ -247,15 +253,22 @@ fn fenced(err: &anyhow::Error) -> bool {
         })
 }
 
-/// Calls a transactional API again while librdkafka says the error is retriable.
-fn retrying(what: &str, mut call: impl FnMut() -> Result<(), KafkaError>) -> anyhow::Result<()> {
-    let mut attempt = 1;
+/// Calls a transactional API again while librdkafka says the error is retriable (a timeout,
+/// e.g. while the broker is down), until `deadline`.
+fn retrying(
+    what: &str,
+    deadline: Instant,
+    mut call: impl FnMut() -> Result<(), KafkaError>,
+) -> anyhow::Result<()> {
+    let mut attempt: u64 = 1;
     loop {
         match call() {
             Ok(()) => return Ok(()),
-            Err(KafkaError::Transaction(err)) if err.is_retriable() && attempt < ATTEMPTS => {
+            Err(KafkaError::Transaction(err))
+                if err.is_retriable() && Instant::now() < deadline =>
+            {
                 tracing::warn!(error = %err, attempt, "cannot {what} yet; trying again");
-                std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+                std::thread::sleep(Duration::from_millis(100 * attempt.min(10)));
                 attempt += 1;
             }
             Err(err) => return Err(anyhow!(err).context(format!("cannot {what}"))),

@@ -46,12 +46,17 @@ pub struct Topics {
 
 impl Topics {
     pub fn create(test: &str, partitions: u32) -> Self {
+        Self::create_on(&brokers(), test, partitions)
+    }
+
+    /// [`Topics::create`] on another broker than the test broker.
+    pub fn create_on(brokers: &str, test: &str, partitions: u32) -> Self {
         let prefix = format!("{}.", newsflow_testkit::unique_name(test));
         output_of(newsflow().args([
             "topics",
             "create",
             "--brokers",
-            &brokers(),
+            brokers,
             "--prefix",
             &prefix,
             "--partitions",

@@ -47,6 +47,7 @@ pub fn binary(name: &str) -> String {
 
 /// The services of one test, on topics of their own.
 pub struct Pipeline {
+    pub brokers: String,
     pub topics: Topics,
     pub guarantee: &'static str,
     pub partitions: u32,
@@ -54,8 +55,14 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(test: &str, guarantee: &'static str, partitions: u32) -> Self {
+        Self::on(&brokers(), test, guarantee, partitions)
+    }
+
+    /// A pipeline on another broker than the test broker.
+    pub fn on(brokers: &str, test: &str, guarantee: &'static str, partitions: u32) -> Self {
         Self {
-            topics: Topics::create(test, partitions),
+            brokers: brokers.to_owned(),
+            topics: Topics::create_on(brokers, test, partitions),
             guarantee,
             partitions,
         }
@@ -77,7 +84,7 @@ impl Pipeline {
         let transactional_id = format!("{group}.{instance}");
         let mut args: Vec<String> = [
             "--brokers",
-            &brokers(),
+            &self.brokers,
             "--group-id",
             &group,
             "--dlq-topic",
@@ -86,8 +93,6 @@ impl Pipeline {
             self.guarantee,
             "--transactional-id",
             &transactional_id,
-            "--transaction-timeout",
-            "10s",
         ]
         .map(str::to_owned)
         .to_vec();
@@ -125,7 +130,7 @@ impl Pipeline {
                 "produce",
                 newsflow_testkit::corpus_dir().join(dir).to_str().unwrap(),
                 "--brokers",
-                &brokers(),
+                &self.brokers,
                 "--topic",
                 &self.topics.raw(),
                 "--repeat",
@@ -148,8 +153,17 @@ impl Pipeline {
 /// Every record of `topics` (each with `partitions` partitions), from the beginning to the end
 /// as of now, read committed.
 pub fn read_to_end(topics: &[String], partitions: u32) -> Vec<rdkafka::message::OwnedMessage> {
+    read_to_end_on(&brokers(), topics, partitions)
+}
+
+/// [`read_to_end`] on another broker.
+pub fn read_to_end_on(
+    brokers: &str,
+    topics: &[String],
+    partitions: u32,
+) -> Vec<rdkafka::message::OwnedMessage> {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", brokers)
         .set("group.id", newsflow_testkit::unique_name("verify"))
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
@@ -159,9 +173,19 @@ pub fn read_to_end(topics: &[String], partitions: u32) -> Vec<rdkafka::message::
     let mut assignment = TopicPartitionList::new();
     for topic in topics {
         for partition in 0..partitions as i32 {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition, Duration::from_secs(10))
-                .unwrap();
+            // Right after a broker restart, leadership may still be settling: ask again.
+            let mut attempts = 0;
+            let (low, high) = loop {
+                match consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+                    Ok(marks) => break marks,
+                    Err(err) if attempts < 30 => {
+                        attempts += 1;
+                        eprintln!("watermarks of {topic}/{partition}: {err}; asking again");
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                    Err(err) => panic!("watermarks of {topic}/{partition}: {err}"),
+                }
+            };
             if high > low {
                 ends.insert((topic.clone(), partition), high);
                 assignment

@@ -1,0 +1,155 @@
+//! A broker outage mid-stream: a private broker (`deploy/local/kafka.sh` on ports of its own) is
+//! stopped for 30 s while normalizer → deduplicator → tagger work through a backlog, then
+//! started again. The services keep running, `/readyz` turns false and then true again, and
+//! every article comes out exactly once.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::pipeline::{Pipeline, STAGES, read_to_end_on};
+use common::*;
+
+/// A private broker, stopped when dropped.
+struct Broker {
+    args: Vec<String>,
+    brokers: String,
+}
+
+impl Broker {
+    fn start(dir: &std::path::Path) -> Self {
+        let (port, controller) = (free_port(), free_port());
+        let broker = Self {
+            args: vec![
+                "--port".into(),
+                port.to_string(),
+                "--controller-port".into(),
+                controller.to_string(),
+                "--data-dir".into(),
+                dir.to_string_lossy().into_owned(),
+            ],
+            brokers: format!("127.0.0.1:{port}"),
+        };
+        broker.run("start");
+        broker
+    }
+
+    fn run(&self, command: &str) {
+        let script = newsflow_testkit::workspace_root().join("deploy/local/kafka.sh");
+        let status = Command::new(script)
+            .arg(command)
+            .args(&self.args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "kafka.sh {command} failed");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.run("stop");
+    }
+}
+
+fn ready(service: &Service) -> bool {
+    matches!(service.get("/readyz"), Some((200, _)))
+}
+
+fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_broker_outage_of_30_s_loses_nothing_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("kafka"));
+    let pipeline = Pipeline::on(&broker.brokers, "outage", "exactly-once", 2);
+
+    // A backlog first (produce has no part in the outage), then the services work through it.
+    let status = pipeline
+        .produce("bbc-2005/business", 6, 100_000)
+        .wait()
+        .unwrap();
+    assert!(status.success(), "newsflow produce failed");
+    let mut services: Vec<Service> = STAGES.iter().map(|s| pipeline.start(*s, "a")).collect();
+    for service in &services {
+        service.wait_ready(Duration::from_secs(60));
+    }
+    wait_until("the tagger's first output", Duration::from_secs(60), || {
+        services[2].counter("newsflow_output_records_total", "") >= 1.0
+    });
+
+    let stopped = Instant::now();
+    broker.run("stop");
+    println!("broker stopped");
+    wait_until(
+        "every service to report not ready",
+        Duration::from_secs(30),
+        || services.iter().all(|s| !ready(s)),
+    );
+    println!(
+        "all not ready {:.1} s after the stop",
+        stopped.elapsed().as_secs_f64()
+    );
+    std::thread::sleep(Duration::from_secs(30).saturating_sub(stopped.elapsed()));
+    for service in &mut services {
+        assert_eq!(
+            service.child.try_wait().unwrap(),
+            None,
+            "{} exited during the outage",
+            service.admin
+        );
+    }
+
+    broker.run("start");
+    let back = Instant::now();
+    wait_until(
+        "every service to be ready again",
+        Duration::from_secs(120),
+        || services.iter().all(ready),
+    );
+    println!(
+        "all ready {:.1} s after the broker was back",
+        back.elapsed().as_secs_f64()
+    );
+
+    // Every input out exactly once, read committed.
+    let brokers = pipeline.brokers.clone();
+    let inputs: Vec<String> = read_to_end_on(&brokers, &[pipeline.topics.raw()], 2)
+        .iter()
+        .map(key)
+        .collect();
+    let outputs = [
+        pipeline.topic("news.enriched.v1"),
+        pipeline.topic("news.duplicates.v1"),
+        pipeline.topics.dlq(),
+    ];
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    wait_until("every article out", Duration::from_secs(180), || {
+        seen = inputs.iter().map(|id| (id.clone(), 0)).collect();
+        for message in read_to_end_on(&brokers, &outputs, 2) {
+            if let Some(n) = seen.get_mut(&key(&message)) {
+                *n += 1;
+            }
+        }
+        seen.values().all(|n| *n > 0)
+    });
+    let twice = seen.values().filter(|n| **n > 1).count();
+    println!("{} inputs, each out once: {}", inputs.len(), twice == 0);
+    assert!(inputs.len() >= 3_000, "{} inputs", inputs.len());
+    assert_eq!(twice, 0, "ids out more than once");
+
+    for service in services {
+        service.signal("TERM");
+        assert_eq!(service.wait(Duration::from_secs(60)), Some(0));
+    }
+    drop(broker);
+}
