@@ -31,6 +31,8 @@ Options (each also read from the environment variable shown):
   --start-timeout S    seconds to wait for readiness        [NEWSFLOW_KAFKA_START_TIMEOUT, default 180]
   --extra-config FILE  lines appended to server.properties  [NEWSFLOW_KAFKA_EXTRA_CONFIG]
                        (e.g. more listeners for TLS/SASL tests)
+  --scram-user U=P     a SCRAM-SHA-256 user, created when the storage is formatted (first start
+                       of a data directory); repeatable   [NEWSFLOW_KAFKA_SCRAM_USERS, comma-separated]
   -h, --help           this help
 
 Kafka version: NEWSFLOW_KAFKA_VERSION (default: the version pinned in pom.xml).
@@ -50,6 +52,8 @@ controller_port=${NEWSFLOW_KAFKA_CONTROLLER_PORT:-9093}
 data_dir=${NEWSFLOW_KAFKA_DATA_DIR:-}
 start_timeout=${NEWSFLOW_KAFKA_START_TIMEOUT:-180}
 extra_config=${NEWSFLOW_KAFKA_EXTRA_CONFIG:-}
+scram_users=()
+IFS=, read -r -a scram_users <<<"${NEWSFLOW_KAFKA_SCRAM_USERS:-}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) port=${2:?--port needs a value}; shift 2 ;;
@@ -57,6 +61,7 @@ while [ $# -gt 0 ]; do
     --data-dir) data_dir=${2:?--data-dir needs a value}; shift 2 ;;
     --start-timeout) start_timeout=${2:?--start-timeout needs a value}; shift 2 ;;
     --extra-config) extra_config=${2:?--extra-config needs a value}; shift 2 ;;
+    --scram-user) scram_users+=("${2:?--scram-user needs NAME=PASSWORD}"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "kafka.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -174,7 +179,14 @@ start() {
   if [ ! -f "$data_dir/kraft/meta.properties" ]; then
     local cluster_id
     cluster_id=$("${JAVA_ARGS[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    local scram=() user
+    for user in "${scram_users[@]}"; do
+      [ -n "$user" ] || continue
+      [[ "$user" == ?*=?* ]] || die "--scram-user wants NAME=PASSWORD"
+      scram+=(--add-scram "SCRAM-SHA-256=[name=${user%%=*},password=${user#*=}]")
+    done
     "${JAVA_ARGS[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$data_dir/server.properties" -g \
+      "${scram[@]}" \
       >"$data_dir/format.log" 2>&1 || { cat "$data_dir/format.log" >&2; die "formatting storage failed"; }
   fi
   : >"$log_file"

@@ -39,6 +39,65 @@ use crate::metrics::RunnerMetrics;
 use crate::state::{StateReader, StateRecord};
 use crate::transaction::{Produced, Transaction};
 
+/// An error no retry can fix (the broker refused our credentials or our TLS handshake): the
+/// service stops at once with it instead of retrying forever.
+#[derive(Debug, Default)]
+pub struct Fatal {
+    token: CancellationToken,
+    reason: std::sync::Mutex<Option<String>>,
+}
+
+impl Fatal {
+    /// Records `error` when it is one no retry can fix.
+    fn check(&self, error: &KafkaError, reason: &str) {
+        let what = match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed) => {
+                "the Kafka broker refused the credentials"
+            }
+            Some(RDKafkaErrorCode::SSL) => "the TLS handshake with the Kafka broker failed",
+            _ => return,
+        };
+        let mut slot = self
+            .reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(format!("{what}: {reason}"));
+        }
+        self.token.cancel();
+    }
+
+    /// Resolves with the reason once a fatal error was seen.
+    async fn raised(&self) -> String {
+        self.token.cancelled().await;
+        self.reason()
+            .unwrap_or_else(|| "a fatal Kafka client error".to_owned())
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The producer's context: fatal errors stop the service.
+#[derive(Debug)]
+pub struct ProducerContext {
+    fatal: Arc<Fatal>,
+}
+
+impl ClientContext for ProducerContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.fatal.check(&error, reason);
+        tracing::warn!(error = %error, reason, "kafka producer error");
+    }
+}
+
+/// The runner's producer.
+pub(crate) type Producer = FutureProducer<ProducerContext>;
+
 /// The consumer's context: tracks the group membership for `/readyz`.
 #[derive(Debug)]
 pub struct RunnerContext {
@@ -48,6 +107,7 @@ pub struct RunnerContext {
     assigned: std::sync::Mutex<std::collections::HashSet<(String, i32)>>,
     /// exactly-once: the open transaction, committed before partitions are revoked.
     transaction: Option<Arc<Transaction>>,
+    fatal: Arc<Fatal>,
 }
 
 impl RunnerContext {
@@ -61,6 +121,7 @@ impl RunnerContext {
 
 impl ClientContext for RunnerContext {
     fn error(&self, error: KafkaError, reason: &str) {
+        self.fatal.check(&error, reason);
         if matches!(
             error.rdkafka_error_code(),
             Some(RDKafkaErrorCode::AllBrokersDown)
@@ -231,9 +292,10 @@ pub struct Runner<S> {
     stage: S,
     metrics: RunnerMetrics,
     health: Arc<Health>,
-    producer: FutureProducer,
+    producer: Producer,
     /// exactly-once only.
     transaction: Option<Arc<Transaction>>,
+    fatal: Arc<Fatal>,
 }
 
 impl<S> std::fmt::Debug for Runner<S> {
@@ -262,9 +324,12 @@ impl<S: Stage> Runner<S> {
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         let health = Arc::new(Health::new(metrics.clone(), stage.is_stateful()));
-        let producer: FutureProducer = config
+        let fatal = Arc::new(Fatal::default());
+        let producer: Producer = config
             .producer_config()
-            .create()
+            .create_with_context(ProducerContext {
+                fatal: fatal.clone(),
+            })
             .context("cannot create the Kafka producer")?;
         let transaction = config.exactly_once().then(|| {
             Arc::new(Transaction::new(
@@ -281,6 +346,7 @@ impl<S: Stage> Runner<S> {
             health,
             producer,
             transaction,
+            fatal,
         })
     }
 
@@ -304,7 +370,7 @@ impl<S: Stage> Runner<S> {
         // Before the state is restored: a transaction a killed predecessor left open would hold
         // back the read-committed state reader until it timed out.
         if let Some(transaction) = &self.transaction {
-            if !init_transactions(transaction, &shutdown).await? {
+            if !init_transactions(transaction, &self.fatal, &shutdown).await? {
                 admin_token.cancel();
                 let _ = admin.await;
                 return Ok(());
@@ -322,6 +388,7 @@ impl<S: Stage> Runner<S> {
             metrics: self.metrics.clone(),
             assigned: Default::default(),
             transaction: self.transaction.clone(),
+            fatal: self.fatal.clone(),
         };
         let consumer: StreamConsumer<RunnerContext> = self
             .config
@@ -367,8 +434,11 @@ impl<S: Stage> Runner<S> {
         }
         consumer.unsubscribe();
         drop(consumer);
-        if let Err(err) = self.producer.flush(Duration::from_secs(10)) {
-            tracing::warn!(error = %err, "producer flush failed");
+        // After a fatal error nothing can be delivered; do not wait for it.
+        if self.fatal.reason().is_none() {
+            if let Err(err) = self.producer.flush(Duration::from_secs(10)) {
+                tracing::warn!(error = %err, "producer flush failed");
+            }
         }
         admin_token.cancel();
         let _ = admin.await;
@@ -438,6 +508,7 @@ impl<S: Stage> Runner<S> {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
+                why = self.fatal.raised() => bail!("{why}"),
                 Some(done) = pending.next() => self.complete(consumer, done?),
                 Some(record) = next_state(state) => self.apply_state(record),
                 message = consumer.recv(), if pending.len() < self.config.max_in_flight => match message {
@@ -497,6 +568,7 @@ impl<S: Stage> Runner<S> {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
+                why = self.fatal.raised() => bail!("{why}"),
                 Some(record) = next_state(state) => self.apply_state(record),
                 () = tokio::time::sleep(wait) => {}
                 message = consumer.recv() => match message {
@@ -778,12 +850,22 @@ async fn consume_error(err: &KafkaError) {
 /// exactly-once: registers the transactional id, retrying while the broker is unreachable;
 /// false when shut down first.
 async fn init_transactions(
-    transaction: &Transaction,
+    transaction: &Arc<Transaction>,
+    fatal: &Fatal,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<bool> {
     let mut attempt = 0;
     loop {
-        match tokio::task::block_in_place(|| transaction.init()) {
+        // On a thread of its own: a fatal error (bad credentials) ends the wait at once.
+        let init = tokio::task::spawn_blocking({
+            let transaction = transaction.clone();
+            move || transaction.init()
+        });
+        let result = tokio::select! {
+            why = fatal.raised() => bail!("{why}"),
+            joined = init => joined.context("the transaction set-up panicked")?,
+        };
+        match result {
             Ok(()) => return Ok(true),
             Err(err) if attempt < 10 => {
                 tracing::warn!(error = %format!("{err:#}"), "cannot initialize transactions yet; retrying");
@@ -800,7 +882,7 @@ async fn init_transactions(
 
 /// Enqueues one record, waiting while the producer's queue is full.
 async fn enqueue(
-    producer: &FutureProducer,
+    producer: &Producer,
     topic: &str,
     key: Option<&[u8]>,
     payload: Option<&[u8]>,
@@ -828,7 +910,7 @@ async fn enqueue(
 /// Waits for one acknowledgement; a failed delivery is sent again with backoff until the retry
 /// timeout.
 async fn await_delivery(
-    producer: &FutureProducer,
+    producer: &Producer,
     mut future: DeliveryFuture,
     retry_timeout: Duration,
     metrics: &RunnerMetrics,
@@ -864,7 +946,7 @@ async fn await_delivery(
 }
 
 /// Checks every few seconds that a broker answers a metadata request.
-async fn probe_broker(producer: FutureProducer, health: Arc<Health>, stop: CancellationToken) {
+async fn probe_broker(producer: Producer, health: Arc<Health>, stop: CancellationToken) {
     loop {
         let client = producer.clone();
         let reachable = tokio::task::spawn_blocking(move || {

@@ -50,10 +50,14 @@ where
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let outcome = runtime.block_on(async move {
         let shutdown = shutdown_on_signals()?;
         Runner::with_metrics(config, stage, metrics)?
             .run(shutdown)
             .await
-    })
+    });
+    // A blocking Kafka call may still wait for its timeout (e.g. the transaction set-up after
+    // the broker refused the credentials): do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    outcome
 }

@@ -22,11 +22,12 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, Producer as _};
+use rdkafka::producer::Producer as _;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::envelope::InputPosition;
 use crate::metrics::RunnerMetrics;
+use crate::runner::Producer;
 
 /// One record produced in the open transaction, counted once the transaction commits.
 #[derive(Debug)]
@@ -54,7 +55,7 @@ struct Open {
 /// The transactional producer's open transaction, shared by the runner and the consumer's
 /// rebalance callback (which commits before partitions are revoked).
 pub(crate) struct Transaction {
-    producer: FutureProducer,
+    producer: Producer,
     timeout: Duration,
     /// How long retriable errors of a commit are retried (e.g. through a broker outage).
     retry_timeout: Duration,
@@ -72,7 +73,7 @@ impl std::fmt::Debug for Transaction {
 
 impl Transaction {
     pub fn new(
-        producer: FutureProducer,
+        producer: Producer,
         timeout: Duration,
         retry_timeout: Duration,
         metrics: RunnerMetrics,

@@ -8,52 +8,11 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::broker::PrivateBroker;
 use common::pipeline::{Pipeline, STAGES, read_to_end_on};
 use common::*;
-
-/// A private broker, stopped when dropped.
-struct Broker {
-    args: Vec<String>,
-    brokers: String,
-}
-
-impl Broker {
-    fn start(dir: &std::path::Path) -> Self {
-        let (port, controller) = (free_port(), free_port());
-        let broker = Self {
-            args: vec![
-                "--port".into(),
-                port.to_string(),
-                "--controller-port".into(),
-                controller.to_string(),
-                "--data-dir".into(),
-                dir.to_string_lossy().into_owned(),
-            ],
-            brokers: format!("127.0.0.1:{port}"),
-        };
-        broker.run("start");
-        broker
-    }
-
-    fn run(&self, command: &str) {
-        let script = newsflow_testkit::workspace_root().join("deploy/local/kafka.sh");
-        let status = Command::new(script)
-            .arg(command)
-            .args(&self.args)
-            .status()
-            .unwrap();
-        assert!(status.success(), "kafka.sh {command} failed");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.run("stop");
-    }
-}
 
 fn ready(service: &Service) -> bool {
     matches!(service.get("/readyz"), Some((200, _)))
@@ -70,7 +29,7 @@ fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool
 #[test]
 fn a_broker_outage_of_30_s_loses_nothing_and_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(&dir.path().join("kafka"));
+    let broker = PrivateBroker::start(&dir.path().join("kafka"), |_, _| Vec::new());
     let pipeline = Pipeline::on(&broker.brokers, "outage", "exactly-once", 2);
 
     // A backlog first (produce has no part in the outage), then the services work through it.

@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 pub use newsflow_testkit::kafka::*;
 
+pub mod broker;
 pub mod pipeline;
 
 pub fn brokers() -> String {
