@@ -93,6 +93,11 @@ fn a_broker_outage_of_30_s_loses_nothing_and_repeats_nothing() {
     ];
     let mut seen: HashMap<String, usize> = HashMap::new();
     wait_until("every article out", Duration::from_secs(180), || {
+        for service in &mut services {
+            if let Some(status) = service.child.try_wait().unwrap() {
+                panic!("{} exited after the outage: {status}", service.admin);
+            }
+        }
         seen = inputs.iter().map(|id| (id.clone(), 0)).collect();
         for message in read_to_end_on(&brokers, &outputs, 2) {
             if let Some(n) = seen.get_mut(&key(&message)) {
