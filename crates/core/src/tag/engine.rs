@@ -13,14 +13,21 @@
 //!   of the group's term lists; the group counts `weight × log2(1 + w)` over the boosts `w` of
 //!   the satisfying windows. A `required` group must be satisfied at least once.
 //! - **exclusions**: any match vetoes the topic.
+//! - **focus** (optional): the topic's evidence (terms and satisfied groups of at least the
+//!   focus weight) must be in the title or lede, or in enough body paragraphs (a count and a
+//!   share of them), or the topic is not tagged: a passing mention is not the story's subject.
 //!
 //! The raw score is the sum; the topic is tagged when it reaches the threshold, and its score is
 //! `raw / (raw + threshold)`: 0.5 at the threshold, approaching 1 with more evidence.
 
 use std::cmp::Reverse;
 
+use aho_corasick::automaton::{Automaton as _, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, PatternID};
+
 use super::fold::{BODY, Document, FIELDS, field_index, is_word_char};
-use super::taxonomy::{Taxonomy, Use};
+use super::taxonomy::{Automaton, Focus, Taxonomy, Use};
 use crate::event::{Entity, Evidence, NormalizedArticle, TopicTag};
 
 /// At most this many evidence items per tag, the strongest first.
@@ -54,6 +61,8 @@ struct ExclusionHit {
 pub(crate) struct Scratch {
     pub doc: Document,
     hits: Vec<Hit>,
+    /// Match states of the DFA and where they were entered (see `search_dfa`).
+    match_states: Vec<(StateID, u32)>,
     /// Occurrences per taxonomy-wide term number and field.
     term_counts: Vec<[u32; 3]>,
     touched_terms: Vec<u32>,
@@ -65,6 +74,8 @@ pub(crate) struct Scratch {
     sentence_hits: Vec<SlotHit>,
     paragraph_hits: Vec<SlotHit>,
     exclusion_hits: Vec<ExclusionHit>,
+    /// (topic, paragraph) of term matches that are evidence for their topic's `focus`.
+    focus_hits: Vec<(u32, u32)>,
     entity_counts: Vec<u32>,
     touched_entities: Vec<u32>,
 }
@@ -88,6 +99,21 @@ pub(crate) struct GroupOutcome {
     pub best_mask: u32,
     /// Phrases found in satisfying windows: (slot, item, field) → occurrences.
     pub found: Vec<(u16, u16, u8, u32)>,
+    /// The satisfying windows (sentence or paragraph numbers).
+    pub windows: Vec<u32>,
+}
+
+/// How a topic with a `focus:` fared.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FocusOutcome {
+    /// Whether the title or the lede holds evidence.
+    pub head: bool,
+    /// Body paragraphs holding evidence, of all body paragraphs.
+    pub paragraphs: u32,
+    pub body_paragraphs: u32,
+    /// Body paragraphs with evidence needed.
+    pub needed: u32,
+    pub met: bool,
 }
 
 /// Why a topic was or was not tagged.
@@ -100,6 +126,7 @@ pub(crate) struct TopicOutcome {
     pub groups: Vec<GroupOutcome>,
     /// Exclusions found: (item, field, occurrences).
     pub exclusions: Vec<(u32, u8, u32)>,
+    pub focus: Option<FocusOutcome>,
 }
 
 /// The analysis of one article.
@@ -138,6 +165,7 @@ impl Scratch {
         self.sentence_hits.clear();
         self.paragraph_hits.clear();
         self.exclusion_hits.clear();
+        self.focus_hits.clear();
     }
 
     fn reset(&mut self) {
@@ -213,24 +241,92 @@ pub(crate) fn analyze(
 fn find_hits(taxonomy: &Taxonomy, scratch: &mut Scratch) {
     let text = scratch.doc.text.as_str();
     let patterns = &taxonomy.matcher.patterns;
-    for m in taxonomy.matcher.automaton.find_overlapping_iter(text) {
-        let pattern = &patterns[m.pattern().as_usize()];
-        let (start, end) = (m.start(), m.end());
+    let hits = &mut scratch.hits;
+    let mut keep = |pattern_id: PatternID, start: usize, end: usize| {
+        let pattern = &patterns[pattern_id.as_usize()];
         if pattern.bounded_start && text[..start].chars().next_back().is_some_and(is_word_char) {
-            continue;
+            return;
         }
         if pattern.bounded_end && text[end..].chars().next().is_some_and(is_word_char) {
-            continue;
+            return;
         }
-        scratch.hits.push(Hit {
-            pattern: m.pattern().as_u32(),
+        hits.push(Hit {
+            pattern: pattern_id.as_u32(),
             start: start as u32,
             end: end as u32,
         });
+    };
+    match &taxonomy.matcher.automaton {
+        Automaton::Dfa(dfa) => {
+            let match_states = &mut scratch.match_states;
+            match_states.clear();
+            search_dfa(dfa, text.as_bytes(), match_states);
+            for &(sid, end) in match_states.iter() {
+                for k in 0..dfa.match_len(sid) {
+                    let pattern = dfa.match_pattern(sid, k);
+                    let end = end as usize;
+                    keep(pattern, end - dfa.pattern_len(pattern), end);
+                }
+            }
+        }
+        Automaton::Other(automaton) => {
+            for m in automaton.find_overlapping_iter(text) {
+                keep(m.pattern(), m.start(), m.end());
+            }
+        }
     }
     scratch
         .hits
         .sort_unstable_by_key(|h| (h.start, Reverse(h.end)));
+}
+
+/// Independent walks of the DFA that [`search_dfa`] interleaves.
+const LANES: usize = 4;
+
+/// Every match state the DFA enters while reading `text`, with the offset just past the byte
+/// that led there (the end of every pattern the state matches), in no particular order.
+///
+/// A walk of the DFA is a chain of dependent table lookups, one per byte, each waiting for the
+/// one before. So the text is cut into [`LANES`] parts of equal length, walked side by side
+/// for the processor to overlap their lookups. The DFA's state after a byte depends only on the
+/// last `max_pattern_len` bytes (the longest pattern prefix they end with), so a part's walk
+/// starts that many bytes before the part, reporting nothing until it enters it: every match is
+/// found once, by the part it ends in.
+fn search_dfa(dfa: &DFA, text: &[u8], found: &mut Vec<(StateID, u32)>) {
+    let Ok(start) = dfa.start_state(Anchored::No) else {
+        return;
+    };
+    let part = text.len() / LANES;
+    let mut state = [start; LANES];
+    let warm_up = dfa.max_pattern_len();
+    for (lane, state) in state.iter_mut().enumerate().skip(1) {
+        for &byte in &text[(lane * part).saturating_sub(warm_up)..lane * part] {
+            *state = dfa.next_state(Anchored::No, *state, byte);
+        }
+    }
+    let lanes: [&[u8]; LANES] = std::array::from_fn(|lane| &text[lane * part..(lane + 1) * part]);
+    // Byte `i` of every part, then byte `i + 1`: indexes, not iterators, keep the walks in step.
+    #[allow(clippy::needless_range_loop)]
+    for i in 0..part {
+        for lane in 0..LANES {
+            let sid = dfa.next_state(Anchored::No, state[lane], lanes[lane][i]);
+            state[lane] = sid;
+            if dfa.is_special(sid) {
+                found.push((sid, (lane * part + i + 1) as u32));
+            }
+        }
+    }
+    // The last part also has the bytes that did not divide evenly.
+    let mut sid = state[LANES - 1];
+    for (at, &byte) in text.iter().enumerate().skip(LANES * part) {
+        sid = dfa.next_state(Anchored::No, sid, byte);
+        if dfa.is_special(sid) {
+            found.push((sid, (at + 1) as u32));
+        }
+    }
+    // Without a prefilter, the special states of an unanchored search are match states (its
+    // dead state cannot be reached).
+    found.retain(|&(sid, _)| dfa.is_match(sid));
 }
 
 /// Turns matches into term counts, group window hits, exclusions and entity mentions.
@@ -262,6 +358,9 @@ fn collect(taxonomy: &Taxonomy, scratch: &mut Scratch) {
                             scratch.touched_terms.push(global);
                         }
                         counts[field as usize] += 1;
+                        if taxonomy.topics[topic as usize].terms[term as usize].focus {
+                            scratch.focus_hits.push((topic, paragraph));
+                        }
                         scratch.touch_topic(topic);
                     }
                     Use::Slot { group, slot, item } => {
@@ -354,8 +453,14 @@ fn score_topic(taxonomy: &Taxonomy, scratch: &Scratch, topic_index: usize) -> To
             None => exclusions.push((hit.item, hit.field, 1)),
         }
     }
-    let tagged =
-        raw > 0.0 && raw >= topic.threshold && exclusions.is_empty() && required_missing.is_empty();
+    let focus = topic
+        .focus
+        .map(|focus| focus_outcome(taxonomy, scratch, topic_index, focus, &groups));
+    let tagged = raw > 0.0
+        && raw >= topic.threshold
+        && exclusions.is_empty()
+        && required_missing.is_empty()
+        && focus.is_none_or(|f| f.met);
     TopicOutcome {
         topic: topic_index,
         raw,
@@ -363,6 +468,53 @@ fn score_topic(taxonomy: &Taxonomy, scratch: &Scratch, topic_index: usize) -> To
         terms,
         groups,
         exclusions,
+        focus,
+    }
+}
+
+/// Where a topic's evidence is: its terms and satisfied groups that count for its focus.
+fn focus_outcome(
+    taxonomy: &Taxonomy,
+    scratch: &Scratch,
+    topic_index: usize,
+    focus: Focus,
+    groups: &[GroupOutcome],
+) -> FocusOutcome {
+    let topic = &taxonomy.topics[topic_index];
+    let doc = &scratch.doc;
+    let mut paragraphs: Vec<u32> = scratch
+        .focus_hits
+        .iter()
+        .filter(|h| h.0 as usize == topic_index)
+        .map(|h| h.1)
+        .collect();
+    for outcome in groups {
+        let group = &topic.groups[outcome.group];
+        if !focus.counts(group.weight) {
+            continue;
+        }
+        paragraphs.extend(outcome.windows.iter().map(|&w| match group.within {
+            super::Window::Sentence => doc.sentences[w as usize].paragraph,
+            super::Window::Paragraph => w,
+        }));
+    }
+    paragraphs.sort_unstable();
+    paragraphs.dedup();
+    let is_body = |p: &u32| field_index(doc.paragraphs[*p as usize].field) == BODY;
+    let head = paragraphs.iter().any(|p| !is_body(p));
+    let in_body = paragraphs.iter().filter(|p| is_body(p)).count() as u32;
+    let body_paragraphs = doc
+        .paragraphs
+        .iter()
+        .filter(|p| field_index(p.field) == BODY)
+        .count();
+    let needed = focus.needed(body_paragraphs);
+    FocusOutcome {
+        head,
+        paragraphs: in_body,
+        body_paragraphs: body_paragraphs as u32,
+        needed,
+        met: head || in_body >= needed,
     }
 }
 
@@ -383,6 +535,7 @@ fn score_group(
     let mut boost_sum = 0.0;
     let mut best_mask = 0u32;
     let mut found: Vec<(u16, u16, u8, u32)> = Vec::new();
+    let mut windows = Vec::new();
     let mut i = 0;
     while i < hits.len() {
         let window = hits[i].window;
@@ -399,6 +552,7 @@ fn score_group(
         }
         if mask == full {
             satisfied += 1;
+            windows.push(window);
             boost_sum += topic.boosts[field as usize];
             for h in &hits[i..j] {
                 match found
@@ -422,6 +576,7 @@ fn score_group(
         },
         best_mask,
         found,
+        windows,
     }
 }
 
@@ -547,4 +702,62 @@ pub(crate) fn entities(taxonomy: &Taxonomy, analysis: &Analysis) -> Vec<Entity> 
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use aho_corasick::Input;
+    use aho_corasick::automaton::Automaton as _;
+
+    use super::*;
+
+    /// The interleaved walk finds exactly the overlapping matches of the library's own search,
+    /// for texts shorter than the warm-up, cut anywhere, with matches across the cuts.
+    #[test]
+    fn interleaved_search_finds_every_overlapping_match_once() {
+        let patterns = [
+            "war",
+            "war in ukraine",
+            "ukraine",
+            "in",
+            "kraine war",
+            "a",
+            "xi jinping",
+        ];
+        let dfa = &DFA::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .prefilter(false)
+            .build(patterns)
+            .expect("a small DFA");
+        let words = [
+            "war", "in", "ukraine", "xi", "jinping", "and", "a", "\n", "kraine",
+        ];
+        let mut text = String::new();
+        for n in 0..300 {
+            let mut found = Vec::new();
+            search_dfa(dfa, text.as_bytes(), &mut found);
+            let mut ours: Vec<(PatternID, usize, usize)> = found
+                .iter()
+                .flat_map(|&(sid, end)| {
+                    let end = end as usize;
+                    (0..dfa.match_len(sid)).map(move |k| {
+                        let pattern = dfa.match_pattern(sid, k);
+                        (pattern, end - dfa.pattern_len(pattern), end)
+                    })
+                })
+                .collect();
+            let mut library: Vec<(PatternID, usize, usize)> = dfa
+                .try_find_overlapping_iter(Input::new(&text))
+                .expect("an unanchored search")
+                .map(|m| (m.pattern(), m.start(), m.end()))
+                .collect();
+            ours.sort_unstable();
+            library.sort_unstable();
+            assert_eq!(ours, library, "{text:?}");
+            text.push_str(words[(n * 7 + n / 3) % words.len()]);
+            if n % 5 != 0 {
+                text.push(' ');
+            }
+        }
+    }
 }

@@ -41,6 +41,20 @@ pub struct ExclusionExplanation {
     pub count: u32,
 }
 
+/// Where a topic with a `focus:` found its evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FocusExplanation {
+    /// Whether the title or the lede holds evidence (which meets the focus by itself).
+    pub head: bool,
+    /// Body paragraphs holding evidence.
+    pub paragraphs: u32,
+    /// All body paragraphs.
+    pub body_paragraphs: u32,
+    /// Body paragraphs with evidence needed (`paragraphs:`, or `share:` of the body).
+    pub needed: u32,
+    pub met: bool,
+}
+
 /// One topic's verdict and its reasons.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicExplanation {
@@ -56,6 +70,8 @@ pub struct TopicExplanation {
     pub terms: Vec<TermExplanation>,
     pub groups: Vec<GroupExplanation>,
     pub exclusions: Vec<ExclusionExplanation>,
+    /// For a topic with a `focus:` and evidence.
+    pub focus: Option<FocusExplanation>,
 }
 
 /// Why an article got each topic or fell short of it. `Display` renders it for people.
@@ -91,6 +107,7 @@ pub fn explain(taxonomy: &Taxonomy, article: &NormalizedArticle) -> Explanation 
             terms: Vec::new(),
             groups: Vec::new(),
             exclusions: Vec::new(),
+            focus: None,
         };
         let Some(outcome) = outcome else {
             // Required groups with no hit at all still explain the verdict.
@@ -164,6 +181,13 @@ pub fn explain(taxonomy: &Taxonomy, article: &NormalizedArticle) -> Explanation 
                 count,
             });
         }
+        explanation.focus = outcome.focus.map(|f| FocusExplanation {
+            head: f.head,
+            paragraphs: f.paragraphs,
+            body_paragraphs: f.body_paragraphs,
+            needed: f.needed,
+            met: f.met,
+        });
         topics.push(explanation);
     }
     Explanation {
@@ -289,6 +313,9 @@ impl fmt::Display for TopicExplanation {
             if !self.exclusions.is_empty() {
                 reasons.push("vetoed by an exclusion".to_owned());
             }
+            if self.focus.as_ref().is_some_and(|f| !f.met) {
+                reasons.push("focus not met".to_owned());
+            }
             write!(f, ": {}", reasons.join("; "))?;
         }
         writeln!(f)?;
@@ -328,6 +355,18 @@ impl fmt::Display for TopicExplanation {
                     "not satisfied; the closest {} lacked {}",
                     group.within.as_str(),
                     lacking.join(" and ")
+                )?;
+            }
+        }
+        if let Some(focus) = &self.focus {
+            let verdict = if focus.met { "met" } else { "not met" };
+            if focus.head {
+                writeln!(f, "  focus {verdict}: evidence in the title or lede")?;
+            } else {
+                writeln!(
+                    f,
+                    "  focus {verdict}: evidence in {} of {} body paragraphs, {} needed, none in the title or lede",
+                    focus.paragraphs, focus.body_paragraphs, focus.needed
                 )?;
             }
         }

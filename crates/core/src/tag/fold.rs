@@ -191,6 +191,63 @@ const ABBREVIATIONS: &[&str] = &[
     "est", "fig", "gov't", "pres", "rev", "hon", "mt", "ft", "govt",
 ];
 
+/// How [`fold_text`] treats each byte that is not part of a run it copies.
+const SPACE: u8 = 1;
+/// `.`, `!`, `?`: copied, and perhaps a sentence break.
+const STOP: u8 = 3;
+/// Not ASCII: folded by [`fold_char`].
+const OTHER: u8 = 4;
+/// Any other ASCII (letters, digits, punctuation).
+const COPY: u8 = 0;
+
+/// Per byte: its class, and flags for [`fold_text`]'s fast scan.
+const CLASSES: [u8; 256] = {
+    let mut classes = [OTHER; 256];
+    let mut b = 0;
+    while b < 128 {
+        classes[b] = match b as u8 {
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'-' | b'_' => SPACE,
+            b'.' | b'!' | b'?' => STOP,
+            _ => COPY,
+        };
+        b += 1;
+    }
+    classes
+};
+
+/// Copied as it is, or lowercased (ASCII but for white space, dashes and `.!?`).
+const RUN: u8 = 1;
+/// A space, which is copied when it follows a byte that folds to no space.
+const BLANK: u8 = 2;
+/// A byte after which a space is copied: ASCII but for white space and dashes.
+const BEFORE_BLANK: u8 = 4;
+/// `A`–`Z`.
+const UPPER: u8 = 8;
+
+const FLAGS: [u8; 256] = {
+    let mut flags = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        flags[b] = match CLASSES[b] {
+            COPY => RUN | BEFORE_BLANK,
+            STOP => BEFORE_BLANK,
+            _ => 0,
+        };
+        if b as u8 == b' ' {
+            flags[b] |= BLANK;
+        }
+        if (b as u8).is_ascii_uppercase() {
+            flags[b] |= UPPER;
+        }
+        b += 1;
+    }
+    flags
+};
+
+/// Folds `text` onto `out`. Most of an English text is ASCII letters, digits, punctuation and
+/// single spaces between them, which fold to themselves or (capitals) to their lowercase: such
+/// runs are found by a scan without branches but at their end, copied whole and lowercased in
+/// place; only the other characters are looked at one by one.
 fn fold_text(
     text: &str,
     out: &mut String,
@@ -198,41 +255,97 @@ fn fold_text(
     mut breaks: Option<&mut Breaks<'_>>,
 ) {
     let bytes = text.as_bytes();
-    // Whether the last character pushed was a space (or nothing was pushed yet for this text),
-    // so runs of white space and dashes collapse to one space and none leads.
+    // Runs of white space and dashes collapse to one space, and none leads (see `push_space`).
     let start_len = out.len();
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c.is_ascii() {
-            let b = c as u8;
-            match b {
-                b'a'..=b'z' | b'0'..=b'9' => out.push(c),
-                b'A'..=b'Z' => {
-                    capitals.push(out.len() as u32);
-                    out.push(char::from(b.to_ascii_lowercase()));
-                }
-                b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'-' | b'_' => {
-                    push_space(out, start_len)
-                }
-                b'.' | b'!' | b'?' => {
-                    out.push(c);
-                    if let Some(breaks) = breaks.as_deref_mut() {
-                        if ends_sentence(bytes, i, b) {
-                            // The next sentence starts after the white space that follows.
-                            while chars.peek().is_some_and(|&(_, n)| n.is_whitespace()) {
-                                chars.next();
-                            }
-                            push_space(out, start_len);
-                            breaks.start(out.len());
-                        }
-                    }
-                }
-                _ => out.push(c),
+    // `text[run..i]` is still to be copied.
+    let mut run = 0;
+    let mut i = 0;
+    let mut flags_before = 0u8;
+    // Offsets in `text` of the run's capitals (the first `uppers`), kept without branching.
+    let mut upper_at = [0u32; UPPER_BATCH];
+    let mut uppers = 0usize;
+    while i < bytes.len() {
+        let flags = FLAGS[bytes[i] as usize];
+        // In the run: copied bytes, and single spaces after them.
+        let in_run = (flags & RUN) | ((flags >> 1) & (flags_before >> 2) & 1);
+        if in_run != 0 {
+            upper_at[uppers] = i as u32;
+            uppers += usize::from((flags & UPPER) >> 3);
+            if uppers == UPPER_BATCH {
+                // The run will be copied at `out.len()`.
+                let shift = out.len() as i64 - run as i64;
+                capitals.extend(upper_at.iter().map(|&u| (i64::from(u) + shift) as u32));
+                uppers = 0;
             }
+            flags_before = flags;
+            i += 1;
             continue;
         }
-        fold_char(c, out, capitals, start_len);
+        flush(text, run, i, &upper_at[..uppers], out, capitals);
+        uppers = 0;
+        let b = bytes[i];
+        match CLASSES[b as usize] {
+            SPACE => {
+                push_space(out, start_len);
+                i += 1;
+            }
+            STOP => {
+                out.push(char::from(b));
+                let at = i;
+                i += 1;
+                if let Some(breaks) = breaks.as_deref_mut() {
+                    if ends_sentence(bytes, at, b) {
+                        // The next sentence starts after the white space that follows.
+                        while let Some(next) = text[i..].chars().next() {
+                            if !next.is_whitespace() {
+                                break;
+                            }
+                            i += next.len_utf8();
+                        }
+                        push_space(out, start_len);
+                        breaks.start(out.len());
+                    }
+                }
+            }
+            _ => {
+                // Not ASCII, so `i` starts a character of two or more bytes.
+                let Some(c) = text[i..].chars().next() else {
+                    break;
+                };
+                fold_char(c, out, capitals, start_len);
+                i += c.len_utf8();
+            }
+        }
+        run = i;
+        // The last byte before `i`: ASCII, or the end of a character that is not.
+        flags_before = if i > 0 {
+            FLAGS[bytes[i - 1] as usize]
+        } else {
+            0
+        };
     }
+    flush(text, run, bytes.len(), &upper_at[..uppers], out, capitals);
+}
+
+/// Capitals [`fold_text`] notes before it hands them over.
+const UPPER_BATCH: usize = 32;
+
+/// Copies the run `text[from..to]` of [`fold_text`] (ASCII), lowercased, and records where its
+/// capitals (offsets `uppers` in `text`, those not recorded yet) went.
+fn flush(
+    text: &str,
+    from: usize,
+    to: usize,
+    uppers: &[u32],
+    out: &mut String,
+    capitals: &mut Vec<u32>,
+) {
+    let at = out.len();
+    out.push_str(&text[from..to]);
+    if !uppers.is_empty() || to - from >= UPPER_BATCH {
+        out[at..].make_ascii_lowercase();
+    }
+    capitals.extend(uppers.iter().map(|&u| (u as usize - from + at) as u32));
 }
 
 fn push_space(out: &mut String, start_len: usize) {
@@ -340,4 +453,96 @@ fn ends_sentence(bytes: &[u8], i: usize, terminator: u8) -> bool {
     !ABBREVIATIONS
         .iter()
         .any(|a| a.as_bytes() == lower.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The character-by-character folding that [`fold_text`] must agree with.
+    fn fold_text_reference(
+        text: &str,
+        out: &mut String,
+        capitals: &mut Vec<u32>,
+        mut breaks: Option<&mut Breaks<'_>>,
+    ) {
+        let bytes = text.as_bytes();
+        // Whether the last character pushed was a space (or nothing was pushed yet for this text),
+        // so runs of white space and dashes collapse to one space and none leads.
+        let start_len = out.len();
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c.is_ascii() {
+                let b = c as u8;
+                match b {
+                    b'a'..=b'z' | b'0'..=b'9' => out.push(c),
+                    b'A'..=b'Z' => {
+                        capitals.push(out.len() as u32);
+                        out.push(char::from(b.to_ascii_lowercase()));
+                    }
+                    b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'-' | b'_' => {
+                        push_space(out, start_len)
+                    }
+                    b'.' | b'!' | b'?' => {
+                        out.push(c);
+                        if let Some(breaks) = breaks.as_deref_mut() {
+                            if ends_sentence(bytes, i, b) {
+                                // The next sentence starts after the white space that follows.
+                                while chars.peek().is_some_and(|&(_, n)| n.is_whitespace()) {
+                                    chars.next();
+                                }
+                                push_space(out, start_len);
+                                breaks.start(out.len());
+                            }
+                        }
+                    }
+                    _ => out.push(c),
+                }
+                continue;
+            }
+            fold_char(c, out, capitals, start_len);
+        }
+    }
+
+    fn fold_with(
+        text: &str,
+        fold: fn(&str, &mut String, &mut Vec<u32>, Option<&mut Breaks<'_>>),
+    ) -> (String, Vec<u32>, Vec<u32>) {
+        let mut out = String::from("x\n");
+        let mut capitals = Vec::new();
+        let mut sentences = Vec::new();
+        let mut breaks = Breaks {
+            sentences: &mut sentences,
+            paragraph: 0,
+        };
+        fold(text, &mut out, &mut capitals, Some(&mut breaks));
+        let starts = sentences.iter().map(|s| s.start).collect();
+        (out, capitals, starts)
+    }
+
+    #[test]
+    fn fast_folding_agrees_with_the_reference() {
+        let texts = [
+            "",
+            " ",
+            "  leading  and trailing  ",
+            "Plain words, punctuation; and (brackets) with a U.S. official.",
+            "Mr. Putin met Xi. Then they left!  \"Why?\" asked Kyïv\u{2019}s mayor \u{2014} twice.",
+            "war.The next day -- \u{201c}Zelenskyy\u{201d}\u{a0} said: 1.5 million  \t tanks_here",
+            "ÉCOLE Łódź straße ﬁ Æsir \u{301}combining after space \u{301}",
+            "Ends with a stop.",
+            "Stop. \u{2003}\u{a0}Unicode spaces after a stop.",
+            "A - B -- C \u{2013} D",
+            "tab\tand\nnewline\r\nCRLF",
+            "...and so on... What? Yes! No.",
+            "JOIN US ON TELEGRAM. IS it so?",
+        ];
+        for text in texts {
+            assert_eq!(
+                fold_with(text, fold_text),
+                fold_with(text, fold_text_reference),
+                "{text:?}"
+            );
+        }
+    }
 }

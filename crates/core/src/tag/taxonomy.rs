@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind, dfa::DFA};
 use serde_yaml::{Mapping, Value};
 use sha2::{Digest, Sha256};
 
@@ -72,6 +72,8 @@ impl Window {
 pub(crate) struct Term {
     pub label: String,
     pub weight: f64,
+    /// Whether a match is evidence for the topic's `focus`.
+    pub focus: bool,
 }
 
 #[derive(Debug)]
@@ -96,10 +98,37 @@ pub(crate) struct Topic {
     pub terms: Vec<Term>,
     pub groups: Vec<Group>,
     pub exclusions: Vec<String>,
+    pub focus: Option<Focus>,
     /// Index of the first term in the taxonomy-wide term numbering.
     pub term_offset: usize,
     /// Index of the first group in the taxonomy-wide group numbering.
     pub group_offset: usize,
+}
+
+/// A topic's `focus:` requirement: its evidence must be at the head of the article (title or
+/// lede) or spread over its body, not in a passing mention.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Focus {
+    /// Evidence that counts: a term of at least this weight, or a satisfied group of at least
+    /// this weight (0: any of positive weight).
+    pub weight: f64,
+    /// Body paragraphs that must hold evidence, at least...
+    pub paragraphs: u32,
+    /// ...and at least this share of the body's paragraphs.
+    pub share: f64,
+}
+
+impl Focus {
+    /// Whether evidence of `weight` counts.
+    pub fn counts(&self, weight: f64) -> bool {
+        weight > 0.0 && weight >= self.weight
+    }
+
+    /// The body paragraphs with evidence needed in a body of `paragraphs`.
+    pub fn needed(&self, paragraphs: usize) -> u32 {
+        let share = (self.share * paragraphs as f64 - 1e-9).ceil().max(0.0) as u32;
+        self.paragraphs.max(share)
+    }
 }
 
 #[derive(Debug)]
@@ -134,9 +163,18 @@ pub(crate) struct Pattern {
     pub variants: Vec<Variant>,
 }
 
+/// The compiled automaton over every folded phrase.
+#[derive(Debug)]
+pub(crate) enum Automaton {
+    /// A DFA, walked by the tagger's own search loop (see `engine::find_hits`).
+    Dfa(Box<DFA>),
+    /// Whatever `aho-corasick` builds when the DFA would be too big.
+    Other(AhoCorasick),
+}
+
 #[derive(Debug)]
 pub(crate) struct Matcher {
-    pub automaton: AhoCorasick,
+    pub automaton: Automaton,
     pub patterns: Vec<Pattern>,
 }
 
@@ -296,6 +334,7 @@ struct TopicSpec {
     terms: Vec<TermSpec>,
     groups: Vec<GroupSpec>,
     exclude: Vec<PhraseSpec>,
+    focus: Option<Focus>,
 }
 
 #[derive(Debug)]
@@ -328,7 +367,9 @@ const TOPIC_FIELDS: &[&str] = &[
     "terms",
     "groups",
     "exclude",
+    "focus",
 ];
+const FOCUS_FIELDS: &[&str] = &["weight", "paragraphs", "share"];
 const TERM_FIELDS: &[&str] = &["term", "weight", "aliases", "case_sensitive"];
 const PHRASE_FIELDS: &[&str] = &["term", "aliases", "case_sensitive"];
 const GROUP_FIELDS: &[&str] = &["name", "within", "weight", "required", "all"];
@@ -818,6 +859,10 @@ impl Walker {
             Some(v) => self.phrases(v, &child(path, "exclude")),
             None => Vec::new(),
         };
+        let focus = match mapping.get("focus") {
+            Some(v) => self.focus(v, &child(path, "focus"), &terms, &groups),
+            None => None,
+        };
         // Two terms (or aliases) of one topic with the same folded text would count twice.
         let mut seen: HashMap<String, String> = HashMap::new();
         for term in &terms {
@@ -844,7 +889,65 @@ impl Walker {
             terms,
             groups,
             exclude,
+            focus,
         })
+    }
+
+    /// A topic's `focus:`, checked against its terms and groups.
+    fn focus(
+        &mut self,
+        value: &Value,
+        path: &str,
+        terms: &[TermSpec],
+        groups: &[GroupSpec],
+    ) -> Option<Focus> {
+        let mapping = self.mapping(value, path, FOCUS_FIELDS)?;
+        let mut focus = Focus {
+            weight: 0.0,
+            paragraphs: 1,
+            share: 0.0,
+        };
+        if let Some(v) = mapping.get("weight") {
+            let weight_path = child(path, "weight");
+            focus.weight =
+                self.bounded(v, &weight_path, "a focus weight", 0.0, MAX_WEIGHT, false)?;
+            let heaviest = terms
+                .iter()
+                .map(|t| t.weight)
+                .chain(groups.iter().map(|g| g.weight))
+                .fold(0.0, f64::max);
+            if heaviest < focus.weight {
+                self.error(
+                    &weight_path,
+                    format!(
+                        "no term or group of this topic weighs {} or more, so the focus can never be met",
+                        focus.weight
+                    ),
+                );
+                return None;
+            }
+        }
+        if let Some(v) = mapping.get("paragraphs") {
+            let paragraphs_path = child(path, "paragraphs");
+            match v.as_u64() {
+                Some(n @ 1..=1000) => focus.paragraphs = n as u32,
+                _ => {
+                    self.error(
+                        &paragraphs_path,
+                        format!(
+                            "expected a whole number of paragraphs from 1 to 1000, found {}",
+                            v.as_f64()
+                                .map_or_else(|| describe(v).to_owned(), |n| n.to_string())
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        if let Some(v) = mapping.get("share") {
+            focus.share = self.bounded(v, &child(path, "share"), "a share", 0.0, 1.0, true)?;
+        }
+        Some(focus)
     }
 
     fn entity(&mut self, value: &Value, path: &str) -> Option<EntitySpec> {
@@ -1197,6 +1300,7 @@ fn compile(
             terms.push(Term {
                 label: term.phrase.term.clone(),
                 weight: term.weight,
+                focus: spec.focus.is_some_and(|f| f.counts(term.weight)),
             });
         }
         let group_offset = group_index.len();
@@ -1253,6 +1357,7 @@ fn compile(
             terms,
             groups,
             exclusions,
+            focus: spec.focus,
         });
         term_count += topics[t].terms.len();
     }
@@ -1283,18 +1388,20 @@ fn compile(
 }
 
 /// One automaton over every phrase. A DFA is the fastest to search (one table lookup per
-/// byte); for very large taxonomies whose DFA would be too big, the builder falls back to its
-/// own choice.
-fn build_automaton(patterns: &[String]) -> Result<AhoCorasick, String> {
-    let dfa = AhoCorasick::builder()
+/// byte), and the tagger walks it with its own loop; for very large taxonomies whose DFA would
+/// be too big, the builder falls back to its own choice.
+fn build_automaton(patterns: &[String]) -> Result<Automaton, String> {
+    let dfa = DFA::builder()
         .match_kind(MatchKind::Standard)
-        .kind(Some(AhoCorasickKind::DFA))
+        // The search loop starts at the start state only; no prefilter skips ahead.
+        .prefilter(false)
         .build(patterns);
     match dfa {
-        Ok(automaton) => Ok(automaton),
+        Ok(dfa) => Ok(Automaton::Dfa(Box::new(dfa))),
         Err(_) => AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .build(patterns)
+            .map(Automaton::Other)
             .map_err(|err| format!("cannot build the matcher: {err}")),
     }
 }
