@@ -37,7 +37,7 @@ use crate::config::RunnerConfig;
 use crate::envelope::{self, InputPosition, TraceParent};
 use crate::metrics::RunnerMetrics;
 use crate::state::{StateReader, StateRecord};
-use crate::transaction::{Produced, Transaction};
+use crate::transaction::{Produced, Redo, StateWrite, Transaction};
 
 /// An error no retry can fix (the broker refused our credentials or our TLS handshake): the
 /// service stops at once with it instead of retrying forever.
@@ -253,6 +253,8 @@ struct Started {
     position: InputPosition,
     read_at: Instant,
     deliveries: Vec<Delivery>,
+    /// The state records among the deliveries (exactly-once keeps them to redo a batch).
+    state: Vec<StateWrite>,
 }
 
 impl Started {
@@ -266,6 +268,7 @@ impl Started {
             position,
             read_at,
             deliveries,
+            ..
         } = self;
         Box::pin(async move {
             for delivery in deliveries {
@@ -556,6 +559,9 @@ impl<S: Stage> Runner<S> {
             if let Some(why) = transaction.failure() {
                 bail!("{why}");
             }
+            if let Some(redo) = transaction.take_redo() {
+                self.redo(consumer, transaction, redo).await?;
+            }
             let due = transaction.due(interval);
             let full = transaction.inputs() >= self.config.max_in_flight;
             if full || due.is_some_and(|due| due <= Instant::now()) {
@@ -585,7 +591,11 @@ impl<S: Stage> Runner<S> {
                                 ingested_at: d.ingested_at,
                             })
                             .collect();
-                        transaction.add(&started.position, started.read_at, produced);
+                        transaction.add(
+                            Some((&started.position, started.read_at)),
+                            produced,
+                            started.state,
+                        );
                     }
                     Err(err) => consume_error(&err).await,
                 },
@@ -740,6 +750,7 @@ impl<S: Stage> Runner<S> {
             }
         }
 
+        let mut state = Vec::new();
         for change in self.stage.take_state_changes() {
             let topic = self.config.state_topic.as_deref().ok_or_else(|| {
                 anyhow!(
@@ -747,6 +758,13 @@ impl<S: Stage> Runner<S> {
                     self.stage.name()
                 )
             })?;
+            if self.transaction.is_some() {
+                state.push(StateWrite {
+                    topic: topic.to_owned(),
+                    key: change.key.clone(),
+                    value: change.value.clone(),
+                });
+            }
             let future = enqueue(
                 &self.producer,
                 topic,
@@ -767,7 +785,61 @@ impl<S: Stage> Runner<S> {
             position,
             read_at,
             deliveries,
+            state,
         })
+    }
+
+    /// exactly-once: after an abort, sends the consumer back to the aborted batch's first
+    /// offsets and writes its state records again (redoing the inputs replays them in the
+    /// stage, which repeats its verdicts but writes no state).
+    async fn redo(
+        &self,
+        consumer: &StreamConsumer<RunnerContext>,
+        transaction: &Transaction,
+        redo: Redo,
+    ) -> anyhow::Result<()> {
+        for (topic, partition, offset) in &redo.rewind {
+            let sought = tokio::task::block_in_place(|| {
+                consumer.seek(
+                    topic,
+                    *partition,
+                    rdkafka::Offset::Offset(*offset),
+                    Duration::from_secs(10),
+                )
+            });
+            match sought {
+                Ok(()) => {
+                    tracing::info!(topic, partition, offset, "rewound to redo an aborted batch")
+                }
+                // No longer ours: its next owner starts from the committed offset.
+                Err(err) => tracing::debug!(topic, partition, error = %err, "not rewound"),
+            }
+        }
+        if redo.state.is_empty() {
+            return Ok(());
+        }
+        transaction.begin()?;
+        let mut produced = Vec::with_capacity(redo.state.len());
+        for write in &redo.state {
+            // The delivery is the transaction's to confirm.
+            drop(
+                enqueue(
+                    &self.producer,
+                    &write.topic,
+                    Some(write.key.as_bytes()),
+                    write.value.as_deref(),
+                    OwnedHeaders::new(),
+                )
+                .await?,
+            );
+            produced.push(Produced {
+                topic: write.topic.clone(),
+                output: "state",
+                ingested_at: None,
+            });
+        }
+        transaction.add(None, produced, redo.state);
+        Ok(())
     }
 
     /// Runs the stage; transient errors are retried with backoff until the retry timeout.

@@ -10,9 +10,14 @@
 //! crash anywhere leaves either all of a batch or none of it, and the batch is redone by the
 //! partitions' next owner.
 //!
-//! A transaction that must be aborted cannot be repaired in place: the stage's in-memory state
-//! (the deduplicator's window) has already seen the aborted inputs. The runner then stops with
-//! an error; its restart restores the state of committed transactions only.
+//! A transaction that must be aborted (e.g. the consumer group forgot this member while the
+//! broker was away, or a record timed out) is aborted and its batch redone in place: the
+//! consumer is sent back to the batch's first offset of each partition, and the state records
+//! the batch had written go out again in the next transaction (the stage's in-memory state has
+//! already seen those inputs, so redoing them is a replay that repeats the verdicts but writes
+//! no state). Errors librdkafka calls fatal (a newer producer with the same transactional id),
+//! a failed abort, or aborts in a row that nothing commits in between stop the runner instead;
+//! a restart restores the state of committed transactions only.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -38,18 +43,46 @@ pub(crate) struct Produced {
     pub ingested_at: Option<DateTime<Utc>>,
 }
 
+/// A record of the stage's state topic written in the open transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct StateWrite {
+    pub topic: String,
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+/// What redoing an aborted batch takes.
+#[derive(Debug, Default)]
+pub(crate) struct Redo {
+    /// Per input partition, the batch's first offset.
+    pub rewind: Vec<(String, i32, i64)>,
+    /// The state records the batch wrote, to write again.
+    pub state: Vec<StateWrite>,
+}
+
+/// Aborts in a row (with no commit in between) after which the runner stops.
+const MAX_ABORTS_IN_A_ROW: u32 = 5;
+
 #[derive(Debug, Default)]
 struct Open {
     active: bool,
     began: Option<Instant>,
-    /// The last offset read per input partition.
-    offsets: HashMap<(String, i32), i64>,
+    /// The first and the last offset read per input partition.
+    offsets: HashMap<(String, i32), (i64, i64)>,
+    state: Vec<StateWrite>,
     /// When each input of the batch was read.
     inputs: Vec<Instant>,
     produced: Vec<Produced>,
-    /// Why the runner must stop (a transaction was aborted outside the runner's own calls,
-    /// e.g. in the rebalance callback).
+}
+
+/// What outlives one transaction.
+#[derive(Debug, Default)]
+struct Carry {
+    /// Why the runner must stop (set also by commits in the rebalance callback).
     failed: Option<String>,
+    /// An aborted batch to redo.
+    redo: Option<Redo>,
+    aborts_in_a_row: u32,
 }
 
 /// The transactional producer's open transaction, shared by the runner and the consumer's
@@ -60,7 +93,7 @@ pub(crate) struct Transaction {
     /// How long retriable errors of a commit are retried (e.g. through a broker outage).
     retry_timeout: Duration,
     metrics: RunnerMetrics,
-    open: Mutex<Open>,
+    open: Mutex<(Open, Carry)>,
 }
 
 impl std::fmt::Debug for Transaction {
@@ -83,11 +116,11 @@ impl Transaction {
             timeout,
             retry_timeout,
             metrics,
-            open: Mutex::new(Open::default()),
+            open: Mutex::new((Open::default(), Carry::default())),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Open> {
+    fn lock(&self) -> MutexGuard<'_, (Open, Carry)> {
         // The state is only replaced wholesale; a panic elsewhere cannot leave it torn.
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -102,8 +135,9 @@ impl Transaction {
 
     /// Begins a transaction unless one is open.
     pub fn begin(&self) -> anyhow::Result<()> {
-        let mut open = self.lock();
-        if let Some(why) = &open.failed {
+        let mut guard = self.lock();
+        let (open, carry) = &mut *guard;
+        if let Some(why) = &carry.failed {
             return Err(anyhow!("{why}"));
         }
         if !open.active {
@@ -116,25 +150,34 @@ impl Transaction {
         Ok(())
     }
 
-    /// Adds one input (all of whose records were produced in the open transaction).
-    pub fn add(&self, position: &InputPosition, read_at: Instant, produced: Vec<Produced>) {
-        let mut open = self.lock();
-        open.offsets.insert(
-            (position.topic.clone(), position.partition),
-            position.offset,
-        );
-        open.inputs.push(read_at);
+    /// Adds what the open transaction holds: one input (or none, for state written again),
+    /// the records produced for it and the state records among them.
+    pub fn add(
+        &self,
+        input: Option<(&InputPosition, Instant)>,
+        produced: Vec<Produced>,
+        state: Vec<StateWrite>,
+    ) {
+        let open = &mut self.lock().0;
+        if let Some((position, read_at)) = input {
+            open.offsets
+                .entry((position.topic.clone(), position.partition))
+                .and_modify(|(_, last)| *last = position.offset)
+                .or_insert((position.offset, position.offset));
+            open.inputs.push(read_at);
+        }
         open.produced.extend(produced);
+        open.state.extend(state);
     }
 
     /// Inputs in the open transaction.
     pub fn inputs(&self) -> usize {
-        self.lock().inputs.len()
+        self.lock().0.inputs.len()
     }
 
     /// When the open transaction is due for commit.
     pub fn due(&self, interval: Duration) -> Option<Instant> {
-        let open = self.lock();
+        let open = &self.lock().0;
         open.began
             .filter(|_| open.active)
             .map(|began| began + interval)
@@ -142,54 +185,86 @@ impl Transaction {
 
     /// Why the runner must stop, if it must.
     pub fn failure(&self) -> Option<String> {
-        self.lock().failed.clone()
+        self.lock().1.failed.clone()
     }
 
-    /// Commits the open transaction with the offsets after its inputs. Blocking. On an error
-    /// that requires it, the transaction is aborted and the error returned: the caller must
-    /// stop (see the module documentation).
+    /// An aborted batch the runner must redo, if there is one.
+    pub fn take_redo(&self) -> Option<Redo> {
+        self.lock().1.redo.take()
+    }
+
+    /// Commits the open transaction with the offsets after its inputs. Blocking. When the
+    /// transaction must be aborted instead, it is, and its batch is left to redo
+    /// ([`Transaction::take_redo`]); an error means the runner must stop.
     pub fn commit<C: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
         &self,
         consumer: &C,
     ) -> anyhow::Result<()> {
-        let mut open = self.lock();
+        let mut guard = self.lock();
+        let (open, carry) = &mut *guard;
         if !open.active {
             return Ok(());
         }
-        let result = self.try_commit(&open, consumer);
-        let batch = std::mem::take(&mut *open);
-        match result {
+        let result = self.try_commit(open, consumer);
+        let batch = std::mem::take(open);
+        let err = match result {
             Ok(()) => {
                 self.metrics
                     .transactions
                     .with_label_values(&["committed"])
                     .inc();
+                carry.aborts_in_a_row = 0;
                 self.count(batch);
-                Ok(())
+                return Ok(());
             }
-            Err(err) => {
-                self.metrics
-                    .transactions
-                    .with_label_values(&["aborted"])
-                    .inc();
-                self.metrics.in_flight.sub(batch.inputs.len() as i64);
-                if let Err(abort) = self.producer.abort_transaction(self.timeout) {
-                    tracing::warn!(error = %abort, "aborting the transaction failed");
-                }
-                let hint = if fenced(&err) {
-                    " (another instance took over this transactional id: give every instance \
-                     its own --transactional-id)"
-                } else {
-                    ""
-                };
-                let why = format!(
-                    "a transaction of {} inputs was aborted, so they will be redone: {err:#}{hint}",
-                    batch.inputs.len()
-                );
-                open.failed = Some(why.clone());
-                Err(anyhow!(why))
-            }
+            Err(err) => err,
+        };
+        self.metrics
+            .transactions
+            .with_label_values(&["aborted"])
+            .inc();
+        self.metrics.in_flight.sub(batch.inputs.len() as i64);
+        carry.aborts_in_a_row += 1;
+        let stop = if fatal(&err) {
+            Some(if fenced(&err) {
+                " (another instance took over this transactional id: give every instance its \
+                 own --transactional-id)"
+                    .to_owned()
+            } else {
+                String::new()
+            })
+        } else if let Err(abort) = self.producer.abort_transaction(self.timeout) {
+            Some(format!("; aborting it failed too: {abort}"))
+        } else if carry.aborts_in_a_row >= MAX_ABORTS_IN_A_ROW {
+            Some(format!(
+                "; {MAX_ABORTS_IN_A_ROW} transactions in a row were aborted"
+            ))
+        } else {
+            None
+        };
+        if let Some(detail) = stop {
+            let why = format!(
+                "a transaction of {} inputs failed: {err:#}{detail}",
+                batch.inputs.len()
+            );
+            carry.failed = Some(why.clone());
+            return Err(anyhow!(why));
         }
+        tracing::warn!(
+            inputs = batch.inputs.len(),
+            error = %format!("{err:#}"),
+            "transaction aborted; redoing its inputs"
+        );
+        let mut redo = carry.redo.take().unwrap_or_default();
+        redo.rewind.extend(
+            batch
+                .offsets
+                .into_iter()
+                .map(|((topic, partition), (first, _))| (topic, partition, first)),
+        );
+        redo.state.extend(batch.state);
+        carry.redo = Some(redo);
+        Ok(())
     }
 
     fn try_commit<C: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
@@ -198,8 +273,8 @@ impl Transaction {
         consumer: &C,
     ) -> anyhow::Result<()> {
         let mut offsets = TopicPartitionList::new();
-        for ((topic, partition), offset) in &open.offsets {
-            offsets.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))?;
+        for ((topic, partition), (_, last)) in &open.offsets {
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(last + 1))?;
         }
         let deadline = Instant::now() + self.retry_timeout;
         if offsets.count() > 0 {
@@ -238,6 +313,17 @@ impl Transaction {
         }
         self.metrics.in_flight.sub(batch.inputs.len() as i64);
     }
+}
+
+/// Whether librdkafka calls the error fatal: the producer cannot go on.
+fn fatal(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<KafkaError>())
+        .any(|err| match err {
+            KafkaError::Transaction(err) => err.is_fatal(),
+            _ => false,
+        })
+        || fenced(err)
 }
 
 /// Whether a producer with the same transactional id (a newer instance) fenced this one.

@@ -1,6 +1,7 @@
 //! A stateful stage on the real broker: its state is published to a compacted topic with its
 //! outputs, restored in full by a new instance before it takes input, and followed by every
-//! instance of the group.
+//! instance of the group. On librdkafka's mock cluster (which can fail a request on demand): an
+//! aborted transaction is redone in place, its state records written again.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
 
@@ -13,10 +14,12 @@ use newsflow_core::{
 };
 use newsflow_runtime::metrics::RunnerMetrics;
 use newsflow_runtime::{Guarantee, Runner, RunnerConfig};
-use newsflow_testkit::kafka::{consume_all, create_topics, key};
+use newsflow_testkit::kafka::{consume_all_on, create_topics, key};
 use newsflow_testkit::{brokers, unique_name};
 use rdkafka::ClientConfig;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer as _};
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use tokio_util::sync::CancellationToken;
 
 /// Passes each id on the first time only; the ids seen are its state.
@@ -63,6 +66,7 @@ impl Stage for FirstSeen {
 }
 
 struct Topics {
+    brokers: String,
     input: String,
     output: String,
     state: String,
@@ -74,6 +78,7 @@ impl Topics {
     fn create() -> Self {
         let prefix = unique_name("state");
         let topics = Topics {
+            brokers: brokers(),
             input: format!("{prefix}.in"),
             output: format!("{prefix}.out"),
             state: format!("{prefix}.state"),
@@ -92,10 +97,27 @@ impl Topics {
         topics
     }
 
+    /// The same topics on a mock cluster.
+    fn on_mock(cluster: &MockCluster<'static, DefaultProducerContext>) -> Self {
+        let prefix = unique_name("mock");
+        let topics = Topics {
+            brokers: cluster.bootstrap_servers(),
+            input: format!("{prefix}.in"),
+            output: format!("{prefix}.out"),
+            state: format!("{prefix}.state"),
+            dlq: format!("{prefix}.dlq"),
+            group: format!("{prefix}.group"),
+        };
+        for topic in [&topics.input, &topics.output, &topics.state, &topics.dlq] {
+            cluster.create_topic(topic, 2, 1).unwrap();
+        }
+        topics
+    }
+
     fn config(&self, instance: &str) -> RunnerConfig {
         RunnerConfig {
             service: "first-seen",
-            brokers: brokers(),
+            brokers: self.brokers.clone(),
             group_id: self.group.clone(),
             input_topic: self.input.clone(),
             output_topic: Some(self.output.clone()),
@@ -127,7 +149,7 @@ impl Topics {
 
     fn send_blocking(&self, id: &str, partition: i32) {
         let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
+            .set("bootstrap.servers", &self.brokers)
             .create()
             .unwrap();
         let raw = Event::Raw(RawEvent {
@@ -155,9 +177,14 @@ impl Topics {
     }
 
     fn output_ids(&self, expected: usize) -> Vec<String> {
-        let output = self.output.clone();
-        consume_all(
-            &output,
+        self.ids(&self.output, expected)
+    }
+
+    /// The keys of `topic` (read committed), once `expected` arrived and a little after.
+    fn ids(&self, topic: &str, expected: usize) -> Vec<String> {
+        consume_all_on(
+            &self.brokers,
+            topic,
             2,
             expected,
             Duration::from_secs(60),
@@ -253,4 +280,37 @@ async fn instances_of_one_group_follow_each_others_state() {
     stop_2.cancel();
     task_1.await.unwrap().unwrap();
     task_2.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_transaction_is_redone_in_place_with_its_state() {
+    let cluster = MockCluster::new(1).unwrap();
+    let topics = Topics::on_mock(&cluster);
+    // The first offsets sent to a transaction fail as if the group had forgotten this member
+    // (what a broker restart does): the transaction must be aborted.
+    cluster.request_errors(
+        RDKafkaApiKey::TxnOffsetCommit,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID],
+    );
+    let (stop, metrics, task) = start(&topics, "one");
+    for (id, partition) in [("a", 0), ("b", 0), ("c", 1), ("d", 1)] {
+        topics.send(id, partition);
+    }
+
+    let mut ids = topics.output_ids(4);
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["a", "b", "c", "d"],
+        "each output once, read committed"
+    );
+    let mut state = topics.ids(&topics.state, 4);
+    state.sort();
+    state.dedup();
+    assert_eq!(state, ["a", "b", "c", "d"], "the state of the redone batch");
+    let outcome = |o: &str| metrics.transactions.with_label_values(&[o]).get();
+    assert_eq!(outcome("aborted"), 1);
+    assert!(outcome("committed") >= 1);
+    stop.cancel();
+    task.await.unwrap().unwrap();
 }

@@ -195,8 +195,20 @@ pub fn consume_all(
     timeout: Duration,
     settle: Duration,
 ) -> Vec<OwnedMessage> {
+    consume_all_on(&brokers(), topic, partitions, expected, timeout, settle)
+}
+
+/// [`consume_all`] from another cluster than the test broker (e.g. librdkafka's mock cluster).
+pub fn consume_all_on(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+    timeout: Duration,
+    settle: Duration,
+) -> Vec<OwnedMessage> {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", brokers)
         .set("group.id", crate::unique_name("reader"))
         .set("enable.auto.commit", "false")
         .create()
