@@ -136,16 +136,33 @@ impl ClientContext for RunnerContext {
         let owned = self.owned();
         for (topic, stats) in &statistics.topics {
             for (partition, p) in &stats.partitions {
-                if *partition < 0
-                    || p.consumer_lag < 0
-                    || !owned.contains(&(topic.clone(), *partition))
-                {
+                if *partition < 0 || !owned.contains(&(topic.clone(), *partition)) {
+                    continue;
+                }
+                let lag = if self.transaction.is_some() {
+                    // The consumer commits nothing itself (the transactions do), so librdkafka's
+                    // consumer_lag (to the consumer's own committed offset) is unknown or stale:
+                    // measure from the read position, or from where the partition started.
+                    let position = if p.app_offset >= 0 {
+                        p.app_offset
+                    } else {
+                        p.committed_offset
+                    };
+                    if position >= 0 && p.ls_offset >= 0 {
+                        (p.ls_offset - position).max(0)
+                    } else {
+                        -1
+                    }
+                } else {
+                    p.consumer_lag
+                };
+                if lag < 0 {
                     continue;
                 }
                 self.metrics
                     .consumer_lag
                     .with_label_values(&[topic, &partition.to_string()])
-                    .set(p.consumer_lag);
+                    .set(lag);
             }
         }
     }
