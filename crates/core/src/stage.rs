@@ -155,7 +155,8 @@ pub struct ChainError {
 
 /// Stages run one after another in one thread: each stage's primary outputs feed the next;
 /// other routes (duplicate notices, per-topic copies) and the last stage's outputs leave the
-/// chain. This is `newsflow run`'s engine.
+/// chain. This is `newsflow run`'s engine (which runs two chains, one per thread: the
+/// normalizer, then the rest).
 pub struct Chain {
     stages: Vec<Box<dyn Stage>>,
 }

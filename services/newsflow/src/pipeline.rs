@@ -9,27 +9,46 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::Utc;
 use newsflow_core::dead_letter::DeadLetterLine;
+use newsflow_core::dead_letter::InputRef;
 use newsflow_core::dedup::{DedupConfig, DedupStage};
 use newsflow_core::normalize::{NormalizeConfig, NormalizeStage};
-use newsflow_core::stage::Chain;
+use newsflow_core::stage::{Chain, ChainError};
 use newsflow_core::tag::{TagStage, Taxonomy};
-use newsflow_core::{Route, StageContext, StageError};
+use newsflow_core::{Emit, Rejection, Route, StageContext, StageError};
 
-use crate::input::{Input, ReadOptions, ReadStats, Record, read_inputs};
+use crate::input::{Input, ReadOptions, ReadStats, read_inputs};
 
 /// The stages `newsflow run` chains, in order: normalize, dedup, tag; the same stage values the
 /// Kafka services run.
 pub fn default_chain(max_content_bytes: usize, taxonomy: Arc<Taxonomy>) -> anyhow::Result<Chain> {
+    let (first, rest) = stages(max_content_bytes, taxonomy)?;
+    let mut stages = first;
+    stages.extend(rest);
+    chain(stages)
+}
+
+type Stages = Vec<Box<dyn newsflow_core::Stage>>;
+
+/// The stages, split where `newsflow run` splits them between its two threads: the
+/// (stateless) normalizer, then the deduplicator and the tagger.
+fn stages(max_content_bytes: usize, taxonomy: Arc<Taxonomy>) -> anyhow::Result<(Stages, Stages)> {
     let normalize = NormalizeConfig {
         max_content_bytes,
         ..NormalizeConfig::default()
     };
-    let stages: Vec<Box<dyn newsflow_core::Stage>> = vec![
+    Ok((
         // The normalizer decodes the page first (charset detection, size limit) itself.
-        Box::new(NormalizeStage::new(normalize).context("normalizer settings")?),
-        Box::new(DedupStage::new(DedupConfig::default()).context("deduplicator settings")?),
-        Box::new(TagStage::new(taxonomy)),
-    ];
+        vec![Box::new(
+            NormalizeStage::new(normalize).context("normalizer settings")?,
+        )],
+        vec![
+            Box::new(DedupStage::new(DedupConfig::default()).context("deduplicator settings")?),
+            Box::new(TagStage::new(taxonomy)),
+        ],
+    ))
+}
+
+fn chain(stages: Stages) -> anyhow::Result<Chain> {
     Chain::new(stages).map_err(|err| anyhow::anyhow!("newsflow run's chain is miswired: {err}"))
 }
 
@@ -80,8 +99,39 @@ fn create(path: &PathBuf, what: &str) -> anyhow::Result<BufWriter<Box<dyn Write>
     Ok(BufWriter::new(Box::new(file)))
 }
 
-/// Runs the pipeline. `Err` only for an unwritable output; unreadable inputs are counted in the
-/// summary and the run goes on.
+/// One input after the first thread: the record's origin and what the normalizer made of it.
+struct Normalized {
+    input: InputRef,
+    original: Vec<u8>,
+    ctx: StageContext,
+    /// The article id, when the record had one.
+    id: Option<String>,
+    outcome: Result<Vec<Emit>, Failure>,
+}
+
+/// Why an input went no further.
+enum Failure {
+    /// Decoding or a stage rejected it (`stage`, the rejection).
+    Rejected(&'static str, Rejection),
+    /// A stage failed for a reason that is not the input's fault.
+    Failed(&'static str, String),
+}
+
+impl From<ChainError> for Failure {
+    fn from(err: ChainError) -> Self {
+        match err.error {
+            StageError::Rejected(rejection) => Failure::Rejected(err.stage, rejection),
+            StageError::Transient(message) => Failure::Failed(err.stage, message),
+        }
+    }
+}
+
+/// Inputs between the two threads at most.
+const HANDOVER: usize = 256;
+
+/// Runs the pipeline on two threads (this machine class has two cores): one reads the inputs
+/// and normalizes them, the other deduplicates, tags and writes, in input order. `Err` only for
+/// an unwritable output; unreadable inputs are counted in the summary and the run goes on.
 pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
     let mut output = match &options.output {
         Some(path) => create(path, "--output")?,
@@ -95,86 +145,131 @@ pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
         Some(path) => load_taxonomy(path)?,
         None => Taxonomy::default(),
     };
-    let mut chain = default_chain(options.read.max_content_bytes, Arc::new(taxonomy))?;
-    let mut summary = RunSummary::default();
-    let mut read = ReadStats::default();
-    read_inputs(
-        &options.inputs,
-        &options.read,
-        &mut read,
-        |record: Record| {
-            let ctx = StageContext::at(Utc::now());
-            let (id, stage, rejection) = match record.outcome {
-                Ok(raw) => {
-                    let id = raw.id.clone();
-                    match chain.process(newsflow_core::Event::Raw(raw), &ctx) {
-                        Ok(emits) => {
-                            for emit in emits {
-                                // One line per article: per-topic copies of enriched articles are
-                                // for Kafka consumers only.
-                                if matches!(emit.route, Route::Topic(_)) {
-                                    continue;
-                                }
-                                let json =
-                                    emit.event.to_json().context("cannot serialize an event")?;
-                                output.write_all(&json).context("cannot write the output")?;
-                                output.write_all(b"\n").context("cannot write the output")?;
-                                summary.written += 1;
-                            }
-                            return Ok(());
-                        }
-                        Err(err) => match err.error {
-                            StageError::Rejected(rejection) => (Some(id), err.stage, rejection),
-                            StageError::Transient(message) => {
-                                summary.failed += 1;
-                                eprintln!(
-                                    "newsflow run: {}: stage {} failed: {message}",
-                                    shown(&record.input),
-                                    err.stage
-                                );
-                                return Ok(());
-                            }
-                        },
+    let (first, rest) = stages(options.read.max_content_bytes, Arc::new(taxonomy))?;
+    let (mut first, mut rest) = (chain(first)?, chain(rest)?);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Normalized>(HANDOVER);
+
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut read = ReadStats::default();
+            // Err only when the writer stopped: its error is the run's.
+            let _stopped = read_inputs(&options.inputs, &options.read, &mut read, |record| {
+                let ctx = StageContext::at(Utc::now());
+                let (id, outcome) = match record.outcome {
+                    Ok(raw) => {
+                        let id = Some(raw.id.clone());
+                        let outcome = first
+                            .process(newsflow_core::Event::Raw(raw), &ctx)
+                            .map_err(Failure::from);
+                        (id, outcome)
                     }
-                }
-                Err(rejected) => (rejected.id, "decode", rejected.rejection),
-            };
-            summary.rejected += 1;
-            match dlq.as_mut() {
-                Some(dlq) => {
-                    let line = DeadLetterLine::new(
-                        record.input,
-                        id,
-                        stage,
-                        rejection.kind,
-                        rejection.message,
-                        &record.original,
-                    );
-                    let json =
-                        serde_json::to_vec(&line).context("cannot serialize a dead letter")?;
-                    dlq.write_all(&json).context("cannot write --dlq")?;
-                    dlq.write_all(b"\n").context("cannot write --dlq")?;
-                }
-                None => eprintln!(
-                    "newsflow run: rejected {}{} at {stage}: {}: {}",
-                    shown(&record.input),
-                    id.map(|id| format!(" (id {id})")).unwrap_or_default(),
-                    rejection.kind,
-                    rejection.message
-                ),
-            }
-            anyhow::Ok(())
-        },
-    )?;
-    output.flush().context("cannot write the output")?;
-    if let Some(dlq) = dlq.as_mut() {
-        dlq.flush().context("cannot write --dlq")?;
-    }
-    summary.read = read;
-    Ok(summary)
+                    Err(rejected) => (
+                        rejected.id,
+                        Err(Failure::Rejected("decode", rejected.rejection)),
+                    ),
+                };
+                tx.send(Normalized {
+                    input: record.input,
+                    original: record.original,
+                    ctx,
+                    id,
+                    outcome,
+                })
+                .map_err(drop)
+            });
+            read
+        });
+
+        let mut summary = RunSummary::default();
+        let written = write_all(&rx, &mut rest, &mut output, dlq.as_mut(), &mut summary);
+        drop(rx);
+        let read = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reading thread panicked"))?;
+        written?;
+        output.flush().context("cannot write the output")?;
+        if let Some(dlq) = dlq.as_mut() {
+            dlq.flush().context("cannot write --dlq")?;
+        }
+        summary.read = read;
+        Ok(summary)
+    })
 }
 
-fn shown(input: &newsflow_core::dead_letter::InputRef) -> String {
+/// The second thread's work: the rest of the chain for every normalized input, then its
+/// outputs or its dead letter.
+fn write_all(
+    rx: &std::sync::mpsc::Receiver<Normalized>,
+    rest: &mut Chain,
+    output: &mut impl Write,
+    mut dlq: Option<&mut BufWriter<Box<dyn Write>>>,
+    summary: &mut RunSummary,
+) -> anyhow::Result<()> {
+    for item in rx {
+        let outcome = item.outcome.and_then(|emits| {
+            let mut out = Vec::new();
+            for emit in emits {
+                if emit.route == Route::Primary {
+                    out.extend(rest.process(emit.event, &item.ctx)?);
+                } else {
+                    out.push(emit);
+                }
+            }
+            Ok(out)
+        });
+        let (stage, rejection) = match outcome {
+            Ok(emits) => {
+                for emit in emits {
+                    // One line per article: per-topic copies of enriched articles are for
+                    // Kafka consumers only.
+                    if matches!(emit.route, Route::Topic(_)) {
+                        continue;
+                    }
+                    let json = emit.event.to_json().context("cannot serialize an event")?;
+                    output.write_all(&json).context("cannot write the output")?;
+                    output.write_all(b"\n").context("cannot write the output")?;
+                    summary.written += 1;
+                }
+                continue;
+            }
+            Err(Failure::Failed(stage, message)) => {
+                summary.failed += 1;
+                eprintln!(
+                    "newsflow run: {}: stage {stage} failed: {message}",
+                    shown(&item.input)
+                );
+                continue;
+            }
+            Err(Failure::Rejected(stage, rejection)) => (stage, rejection),
+        };
+        summary.rejected += 1;
+        match dlq.as_mut() {
+            Some(dlq) => {
+                let line = DeadLetterLine::new(
+                    item.input,
+                    item.id,
+                    stage,
+                    rejection.kind,
+                    rejection.message,
+                    &item.original,
+                );
+                let json = serde_json::to_vec(&line).context("cannot serialize a dead letter")?;
+                dlq.write_all(&json).context("cannot write --dlq")?;
+                dlq.write_all(b"\n").context("cannot write --dlq")?;
+            }
+            None => eprintln!(
+                "newsflow run: rejected {}{} at {stage}: {}: {}",
+                shown(&item.input),
+                item.id.map(|id| format!(" (id {id})")).unwrap_or_default(),
+                rejection.kind,
+                rejection.message
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn shown(input: &InputRef) -> String {
     match input.line {
         Some(line) => format!("{}:{line}", input.path),
         None => input.path.clone(),
