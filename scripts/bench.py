@@ -618,6 +618,8 @@ class Bench:
                 hist0 = {name: histogram(m, "newsflow_end_to_end_latency_seconds") for name, m in before.items()}
                 commits0 = {name: metric_sum(m, "newsflow_transactions_total", outcome="committed")
                             for name, m in before.items()}
+                commit_time0 = {name: histogram(m, "newsflow_transaction_commit_duration_seconds")
+                                for name, m in before.items()}
                 cpu0 = {s.name: s.cpu() for s in services}
                 broker0, busy0, t0 = self.broker_cpu(), system_busy_seconds(), time.monotonic()
                 sent = self.produce(self.fill_inputs, raw, repeat, seed=1000 + index,
@@ -636,7 +638,11 @@ class Bench:
                     p50, _ = histogram_quantile(0.5, h)
                     p99, _ = histogram_quantile(0.99, h)
                     commits = metric_sum(samples[name], "newsflow_transactions_total", outcome="committed")
-                    per_stage[name] = {"p50_ms": None if p50 is None else round(p50 * 1000, 1),
+                    commit_time = histogram_delta(
+                        histogram(samples[name], "newsflow_transaction_commit_duration_seconds"), commit_time0[name])
+                    per_stage[name] = {"commit_mean_ms": round(commit_time["sum"] / commit_time["count"] * 1000, 1)
+                                       if commit_time["count"] else None,
+"p50_ms": None if p50 is None else round(p50 * 1000, 1),
                                        "p99_ms": None if p99 is None else round(p99 * 1000, 1),
                                        "observations": h["count"],
                                        "transactions_per_s": round((commits - commits0[name]) / (time.monotonic() - t0), 2)}
@@ -933,7 +939,8 @@ def print_table(r: dict) -> None:
                 stages = seg.get("per_stage", {})
                 out.append(f"  {'':14} {'':>7} cumulative p50/p99 ms after each stage: " + ", ".join(
                     f"{k} {fmt(v['p50_ms'], '.1f')}/{fmt(v['p99_ms'], '.1f')}"
-                    + (f" ({v['transactions_per_s']:.1f} tx/s)" if v.get("transactions_per_s") else "")
+                    + (f" ({v['transactions_per_s']:.1f} tx/s, commit {fmt(v.get('commit_mean_ms'), '.0f')} ms)"
+                       if v.get("transactions_per_s") else "")
                     for k, v in stages.items()))
             if lat.get("peak_rss_mb"):
                 out.append(f"  {mode:14} peak RSS after {lat['articles_total']:,} articles: "

@@ -222,8 +222,9 @@ pub struct ServiceArgs {
     #[arg(long, env = "NEWSFLOW_TRANSACTIONAL_ID", value_name = "ID")]
     pub transactional_id: Option<String>,
 
-    /// exactly-once: a transaction is committed at most this long after it began (or sooner,
-    /// when --max-in-flight inputs are in it); read-committed consumers see outputs only then.
+    /// exactly-once: a transaction is committed at most this long after it began (sooner when
+    /// the input is caught up or --max-in-flight inputs are in it); read-committed consumers see
+    /// outputs only then.
     #[arg(long, env = "NEWSFLOW_COMMIT_INTERVAL", default_value = "100ms", value_parser = parse_duration, value_name = "DURATION")]
     pub commit_interval: Duration,
 

@@ -24,6 +24,8 @@ pub struct RunnerMetrics {
     pub rebalances: IntCounterVec,
     /// exactly-once: transactions by outcome (`committed`, `aborted`).
     pub transactions: IntCounterVec,
+    /// exactly-once: how long sending the offsets and committing a transaction takes.
+    pub transaction_commit_seconds: Histogram,
     /// Inputs sent to the dead-letter topic, by reason.
     pub dead_letters: IntCounterVec,
     /// Retries of transient stage or delivery errors.
@@ -147,6 +149,16 @@ impl RunnerMetrics {
         for outcome in ["committed", "aborted"] {
             transactions.with_label_values(&[outcome]);
         }
+        let transaction_commit_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "newsflow_transaction_commit_duration_seconds",
+                "exactly-once: time to send a transaction's offsets and commit it.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+        )
+        .expect("valid metric");
         let in_flight = IntGauge::new(
             "newsflow_in_flight_inputs",
             "Inputs read but not yet acknowledged.",
@@ -200,6 +212,7 @@ impl RunnerMetrics {
             Box::new(consumer_lag.clone()),
             Box::new(rebalances.clone()),
             Box::new(transactions.clone()),
+            Box::new(transaction_commit_seconds.clone()),
         ] {
             registry
                 .register(collector)
@@ -230,6 +243,7 @@ impl RunnerMetrics {
             consumer_lag,
             rebalances,
             transactions,
+            transaction_commit_seconds,
         }
     }
 

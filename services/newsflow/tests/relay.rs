@@ -277,3 +277,41 @@ fn readyz_follows_the_group_and_an_idle_member_is_ready_too() {
     let metrics = second.get("/metrics").unwrap().1;
     assert!(metrics.contains("newsflow_ready 1"), "{metrics}");
 }
+
+/// exactly-once: a transaction is committed as soon as the relay has caught up with its input,
+/// not only when the commit interval has passed, so read-committed consumers see outputs within
+/// a moment at moderate rates even with a long interval (here 50 s; they must show within 30 s).
+#[test]
+fn a_caught_up_relay_commits_without_waiting_for_the_commit_interval() {
+    let topics = Topics::create("relay-caught-up", 3);
+    let relay = start_relay_with(
+        &topics,
+        &newsflow_testkit::unique_name("g"),
+        &["--guarantee", "exactly-once", "--commit-interval", "50s"],
+    );
+    relay.wait_ready(WAIT);
+    let dir = tempfile::tempdir().unwrap();
+    produce(&topics, &jsonl(dir.path(), "cu", 20), &[]);
+
+    // The reader is read_committed (librdkafka's default): it sees only committed outputs.
+    let started = Instant::now();
+    let outputs = consume_all(
+        &topics.out(),
+        3,
+        20,
+        Duration::from_secs(30),
+        Duration::ZERO,
+    );
+    assert_eq!(
+        outputs.len(),
+        20,
+        "every output committed well before the 50 s commit interval"
+    );
+    assert!(
+        relay.counter("newsflow_transactions_total", r#"outcome="committed""#) >= 1.0,
+        "committed in transactions"
+    );
+    eprintln!("outputs visible after {:?}", started.elapsed());
+    relay.signal("TERM");
+    assert_eq!(relay.wait(Duration::from_secs(40)), Some(0));
+}

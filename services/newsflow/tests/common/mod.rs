@@ -85,22 +85,27 @@ pub type Relay = Service;
 
 /// Starts `newsflow relay` from the test's raw topic to its output topic.
 pub fn start_relay(topics: &Topics, group: &str) -> Relay {
-    Service::start(
-        env!("CARGO_BIN_EXE_newsflow"),
-        &[
-            "relay",
-            "--brokers",
-            &brokers(),
-            "--input-topic",
-            &topics.raw(),
-            "--output-topic",
-            &topics.out(),
-            "--dlq-topic",
-            &topics.dlq(),
-            "--group-id",
-            group,
-        ],
-    )
+    start_relay_with(topics, group, &[])
+}
+
+/// [`start_relay`] with more flags.
+pub fn start_relay_with(topics: &Topics, group: &str, extra: &[&str]) -> Relay {
+    let (brokers, raw, out, dlq) = (brokers(), topics.raw(), topics.out(), topics.dlq());
+    let mut args = vec![
+        "relay",
+        "--brokers",
+        &brokers,
+        "--input-topic",
+        &raw,
+        "--output-topic",
+        &out,
+        "--dlq-topic",
+        &dlq,
+        "--group-id",
+        group,
+    ];
+    args.extend_from_slice(extra);
+    Service::start(env!("CARGO_BIN_EXE_newsflow"), &args)
 }
 
 /// A JSON Lines file of `count` small raw events with ids `<prefix>-<n>`.
