@@ -24,11 +24,30 @@ pub enum Route {
 pub struct Emit {
     pub route: Route,
     pub event: Event,
+    /// More routes the same event goes to (the tagger's per-topic copies): the runner encodes
+    /// the event once and produces it to each; `newsflow run` writes it once.
+    pub copies: Vec<Route>,
 }
 
 impl Emit {
     pub fn new(route: Route, event: Event) -> Self {
-        Self { route, event }
+        Self {
+            route,
+            event,
+            copies: Vec::new(),
+        }
+    }
+
+    /// The same event also goes to `routes`.
+    #[must_use]
+    pub fn with_copies(mut self, routes: impl IntoIterator<Item = Route>) -> Self {
+        self.copies.extend(routes);
+        self
+    }
+
+    /// Every route of this output: its own, then its copies'.
+    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+        std::iter::once(&self.route).chain(&self.copies)
     }
 }
 

@@ -702,44 +702,35 @@ impl<S: Stage> Runner<S> {
         match outcome {
             Ok(emits) => {
                 let now = Utc::now();
-                for (index, emit) in emits.into_iter().enumerate() {
-                    let (topic, output) = match &emit.route {
-                        Route::Primary => (self.config.output_topic.clone(), "primary"),
-                        Route::Duplicates => (self.config.duplicates_topic.clone(), "duplicates"),
-                        Route::Topic(id) => (
-                            Some(format!("{}{}", self.config.tag_topic_prefix, tag_topic(id))),
-                            "topic",
-                        ),
-                    };
-                    let topic = topic.ok_or_else(|| {
-                        anyhow!(
-                            "stage {} emitted to {:?} but the service has no topic for it",
-                            self.stage.name(),
-                            emit.route
-                        )
-                    })?;
+                let mut index = 0;
+                for emit in emits {
+                    // Encoded once, however many routes the event goes to.
                     let payload = emit
                         .event
                         .to_json()
                         .context("cannot serialize an output event")?;
-                    let ce_id = envelope::cloudevents_id(service, &position, index);
-                    let headers =
-                        envelope::event_headers(&emit.event, service, &ce_id, now, &trace);
-                    let future = enqueue(
-                        &self.producer,
-                        &topic,
-                        Some(emit.event.id().as_bytes()),
-                        Some(&payload),
-                        headers,
-                    )
-                    .await?;
                     let ingested_at = emit.event.ingested_at();
-                    deliveries.push(Delivery {
-                        future,
-                        topic,
-                        output,
-                        ingested_at,
-                    });
+                    for route in emit.routes() {
+                        let (topic, output) = self.destination(route)?;
+                        let ce_id = envelope::cloudevents_id(service, &position, index);
+                        index += 1;
+                        let headers =
+                            envelope::event_headers(&emit.event, service, &ce_id, now, &trace);
+                        let future = enqueue(
+                            &self.producer,
+                            &topic,
+                            Some(emit.event.id().as_bytes()),
+                            Some(&payload),
+                            headers,
+                        )
+                        .await?;
+                        deliveries.push(Delivery {
+                            future,
+                            topic,
+                            output,
+                            ingested_at,
+                        });
+                    }
                 }
             }
             Err(rejection) => {
@@ -814,6 +805,25 @@ impl<S: Stage> Runner<S> {
             deliveries,
             state,
         })
+    }
+
+    /// The topic of a route and its `output` label.
+    fn destination(&self, route: &Route) -> anyhow::Result<(String, &'static str)> {
+        let (topic, output) = match route {
+            Route::Primary => (self.config.output_topic.clone(), "primary"),
+            Route::Duplicates => (self.config.duplicates_topic.clone(), "duplicates"),
+            Route::Topic(id) => (
+                Some(format!("{}{}", self.config.tag_topic_prefix, tag_topic(id))),
+                "topic",
+            ),
+        };
+        let topic = topic.ok_or_else(|| {
+            anyhow!(
+                "stage {} emitted to {route:?} but the service has no topic for it",
+                self.stage.name()
+            )
+        })?;
+        Ok((topic, output))
     }
 
     /// exactly-once: after an abort, sends the consumer back to the aborted batch's first

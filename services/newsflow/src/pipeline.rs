@@ -220,11 +220,8 @@ fn write_all(
         let (stage, rejection) = match outcome {
             Ok(emits) => {
                 for emit in emits {
-                    // One line per article: per-topic copies of enriched articles are for
-                    // Kafka consumers only.
-                    if matches!(emit.route, Route::Topic(_)) {
-                        continue;
-                    }
+                    // One line per article: per-topic copies of enriched articles
+                    // (`emit.copies`) are for Kafka consumers only.
                     let json = emit.event.to_json().context("cannot serialize an event")?;
                     output.write_all(&json).context("cannot write the output")?;
                     output.write_all(b"\n").context("cannot write the output")?;

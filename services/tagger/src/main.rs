@@ -109,8 +109,8 @@ impl Stage for Reloading {
             self.inner.set_taxonomy(taxonomy);
         }
         let emits = self.inner.process(event, ctx)?;
-        for emit in &emits {
-            if let Route::Topic(id) = &emit.route {
+        for route in emits.iter().flat_map(Emit::routes) {
+            if let Route::Topic(id) = route {
                 self.tags.with_label_values(&[id.as_str()]).inc();
             }
         }

@@ -47,8 +47,7 @@ pub struct Tags {
 }
 
 /// Tags deduplicated articles: emits the enriched article on the primary route
-/// (`news.enriched.v1`) and one copy per topic on `Route::Topic(id)`
-/// (`news.topic.<id>.v1`).
+/// (`news.enriched.v1`) with a copy per topic on `Route::Topic(id)` (`news.topic.<id>.v1`).
 #[derive(Debug)]
 pub struct TagStage {
     taxonomy: Arc<Taxonomy>,
@@ -120,19 +119,13 @@ impl Stage for TagStage {
             return Err(unexpected_input(self, &event));
         };
         let enriched = self.enrich(article);
-        let copies: Vec<Emit> = enriched
+        let copies: Vec<Route> = enriched
             .topics
             .iter()
-            .map(|t| {
-                Emit::new(
-                    Route::Topic(t.id.clone()),
-                    Event::Enriched(enriched.clone()),
-                )
-            })
+            .map(|t| Route::Topic(t.id.clone()))
             .collect();
-        let mut out = Vec::with_capacity(copies.len() + 1);
-        out.push(Emit::new(Route::Primary, Event::Enriched(enriched)));
-        out.extend(copies);
-        Ok(out)
+        Ok(vec![
+            Emit::new(Route::Primary, Event::Enriched(enriched)).with_copies(copies),
+        ])
     }
 }
