@@ -361,6 +361,9 @@ impl RunnerConfig {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("isolation.level", "read_committed")
+            // librdkafka prefetches up to 64 MiB by default, which made up most of a service's
+            // peak memory under backlog; 32 MiB keeps the same throughput (BENCHMARKS.md).
+            .set("queued.max.messages.kbytes", PREFETCH_KBYTES)
             // Consumer lag per partition for /metrics.
             .set("statistics.interval.ms", "5000");
         self.apply_options(&mut config, true);
@@ -496,6 +499,9 @@ impl RunnerConfig {
         Ok(())
     }
 }
+
+/// The consumers' prefetch limit (`queued.max.messages.kbytes`); `--kafka-option` overrides it.
+pub(crate) const PREFETCH_KBYTES: &str = "32768";
 
 /// Whether a librdkafka setting is for consumers only or producers only (else: both).
 pub(crate) fn setting_scope(key: &str) -> (bool, bool) {

@@ -68,7 +68,8 @@ impl StateReader {
             .set("group.id", format!("{}.state-reader", config.group_id))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
-            .set("isolation.level", "read_committed");
+            .set("isolation.level", "read_committed")
+            .set("queued.max.messages.kbytes", crate::config::PREFETCH_KBYTES);
         for option in &config.kafka_options {
             let (_, producer_only) = crate::config::setting_scope(&option.key);
             if !option.key.starts_with("group.") && !producer_only {

@@ -11,6 +11,11 @@ use newsflow_core::stage::IdentityStage;
 use newsflow_runtime::topics::{TopicOutcome, TopicSettings, create_topics};
 use newsflow_runtime::{RunnerConfig, ServiceDefaults};
 
+/// mimalloc instead of glibc's malloc: allocation-heavy JSON and text work per event runs
+/// faster, and freed memory goes back to the system instead of piling up in per-thread arenas.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

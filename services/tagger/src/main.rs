@@ -20,6 +20,11 @@ use newsflow_runtime::{RunnerConfig, ServiceArgs, ServiceDefaults, run_service};
 use prometheus::{IntCounterVec, IntGaugeVec, Opts};
 use sha2::{Digest as _, Sha256};
 
+/// mimalloc instead of glibc's malloc: allocation-heavy JSON and text work per event runs
+/// faster, and freed memory goes back to the system instead of piling up in per-thread arenas.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "newsflow-tagger",
