@@ -645,6 +645,8 @@ class Bench:
 "p50_ms": None if p50 is None else round(p50 * 1000, 1),
                                        "p99_ms": None if p99 is None else round(p99 * 1000, 1),
                                        "observations": h["count"],
+                                       "buckets": {("+Inf" if le == math.inf else str(le)): v
+                                                   for le, v in sorted(h["buckets"].items())},
                                        "transactions_per_s": round((commits - commits0[name]) / (time.monotonic() - t0), 2)}
                 quantiles = {}
                 for label, q in (("p50", 0.5), ("p99", 0.99), ("p99_9", 0.999)):
