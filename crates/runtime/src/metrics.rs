@@ -24,7 +24,7 @@ pub struct RunnerMetrics {
     pub rebalances: IntCounterVec,
     /// exactly-once: transactions by outcome (`committed`, `aborted`).
     pub transactions: IntCounterVec,
-    /// exactly-once: how long sending the offsets and committing a transaction takes.
+    /// exactly-once: how long committing a transaction takes (acknowledgements, offsets, commit).
     pub transaction_commit_seconds: Histogram,
     /// Inputs sent to the dead-letter topic, by reason.
     pub dead_letters: IntCounterVec,
@@ -152,7 +152,7 @@ impl RunnerMetrics {
         let transaction_commit_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "newsflow_transaction_commit_duration_seconds",
-                "exactly-once: time to send a transaction's offsets and commit it.",
+                "exactly-once: time to commit a transaction (its records acknowledged, offsets sent, committed).",
             )
             .buckets(vec![
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,

@@ -6,10 +6,9 @@
 //! `send_offsets_to_transaction`, fenced by the consumer group's metadata, KIP-447) when it has
 //! caught up with its input, when the commit interval has passed since the transaction began,
 //! when the batch holds `--max-in-flight` inputs, before its partitions are revoked, and at
-//! shutdown. Consumers
-//! reading `read_committed` see a batch's outputs only once its offsets are committed, so a
-//! crash anywhere leaves either all of a batch or none of it, and the batch is redone by the
-//! partitions' next owner.
+//! shutdown. Consumers reading `read_committed` see a batch's outputs only once its offsets are
+//! committed, so a crash anywhere leaves either all of a batch or none of it, and the batch is
+//! redone by the partitions' next owner.
 //!
 //! A transaction that must be aborted (e.g. the consumer group forgot this member while the
 //! broker was away, or a record timed out) is aborted and its batch redone in place: the

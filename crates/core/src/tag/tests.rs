@@ -447,9 +447,9 @@ topics:
 // ---------------------------------------------------------------------------------------------
 // Parents.
 
-#[test]
-fn a_tagged_child_tags_its_parent_with_its_score_and_evidence() {
-    let taxonomy = taxonomy(
+/// `embassies` (one term) under `world` (no terms of its own).
+fn world_and_embassies() -> Arc<Taxonomy> {
+    taxonomy(
         "
 entities: []
 topics:
@@ -462,7 +462,12 @@ topics:
     terms:
       - {term: embassy, weight: 4}
 ",
-    );
+    )
+}
+
+#[test]
+fn a_tagged_child_tags_its_parent_with_its_score_and_evidence() {
+    let taxonomy = world_and_embassies();
     let tags = tag(&taxonomy, &body(&["The embassy reopened."]));
     assert_eq!(ids(&tags), ["world", "embassies"]);
     let (parent, child) = (topic(&tags, "world"), topic(&tags, "embassies"));
@@ -474,6 +479,44 @@ topics:
             .topics
             .is_empty()
     );
+}
+
+/// The stage's output: the enriched article once, on the primary route, with a copy route per
+/// topic it got (parents included), so the runner encodes it once for every topic.
+#[test]
+fn the_stage_emits_the_enriched_article_once_with_a_copy_route_per_topic() {
+    use crate::event::{DedupInfo, DedupStatus, DeduplicatedArticle, Event};
+    use crate::stage::{Route, Stage as _, StageContext};
+
+    let taxonomy = world_and_embassies();
+    let mut stage = TagStage::new(taxonomy);
+    let ctx = StageContext::at(DateTime::<Utc>::UNIX_EPOCH);
+    let input = |text: &str| {
+        Event::Deduplicated(DeduplicatedArticle {
+            article: body(&[text]),
+            dedup: DedupInfo {
+                status: DedupStatus::Unique,
+                fingerprint: "0".repeat(16),
+            },
+        })
+    };
+    let emits = stage.process(input("The embassy reopened."), &ctx).unwrap();
+    assert_eq!(emits.len(), 1, "one output, not one per topic");
+    assert_eq!(emits[0].route, Route::Primary);
+    assert_eq!(
+        emits[0].copies,
+        [
+            Route::Topic("world".to_owned()),
+            Route::Topic("embassies".to_owned())
+        ]
+    );
+    assert!(matches!(&emits[0].event, Event::Enriched(e) if e.topics.len() == 2));
+
+    let untagged = stage
+        .process(input("The consulate reopened."), &ctx)
+        .unwrap();
+    assert_eq!(untagged.len(), 1);
+    assert!(untagged[0].copies.is_empty(), "no topic, no copies");
 }
 
 // ---------------------------------------------------------------------------------------------
