@@ -620,6 +620,9 @@ class Bench:
                             for name, m in before.items()}
                 commit_time0 = {name: histogram(m, "newsflow_transaction_commit_duration_seconds")
                                 for name, m in before.items()}
+                # Read -> acknowledged inside each service, to tell a stage's own delay from
+                # time spent before it could read the record.
+                inside0 = {name: histogram(m, "newsflow_input_duration_seconds") for name, m in before.items()}
                 cpu0 = {s.name: s.cpu() for s in services}
                 broker0, busy0, t0 = self.broker_cpu(), system_busy_seconds(), time.monotonic()
                 sent = self.produce(self.fill_inputs, raw, repeat, seed=1000 + index,
@@ -640,7 +643,11 @@ class Bench:
                     commits = metric_sum(samples[name], "newsflow_transactions_total", outcome="committed")
                     commit_time = histogram_delta(
                         histogram(samples[name], "newsflow_transaction_commit_duration_seconds"), commit_time0[name])
-                    per_stage[name] = {"commit_mean_ms": round(commit_time["sum"] / commit_time["count"] * 1000, 1)
+                    inside = histogram_delta(histogram(samples[name], "newsflow_input_duration_seconds"),
+                                             inside0[name])
+                    inside_p99, _ = histogram_quantile(0.99, inside)
+                    per_stage[name] = {"read_to_ack_p99_ms": None if inside_p99 is None else round(inside_p99 * 1000, 1),
+                                       "commit_mean_ms": round(commit_time["sum"] / commit_time["count"] * 1000, 1)
                                        if commit_time["count"] else None,
 "p50_ms": None if p50 is None else round(p50 * 1000, 1),
                                        "p99_ms": None if p99 is None else round(p99 * 1000, 1),
@@ -941,6 +948,7 @@ def print_table(r: dict) -> None:
                 stages = seg.get("per_stage", {})
                 out.append(f"  {'':14} {'':>7} cumulative p50/p99 ms after each stage: " + ", ".join(
                     f"{k} {fmt(v['p50_ms'], '.1f')}/{fmt(v['p99_ms'], '.1f')}"
+                    + (f" (read→ack p99 {fmt(v['read_to_ack_p99_ms'], '.0f')} ms)" if v.get("read_to_ack_p99_ms") is not None else "")
                     + (f" ({v['transactions_per_s']:.1f} tx/s, commit {fmt(v.get('commit_mean_ms'), '.0f')} ms)"
                        if v.get("transactions_per_s") else "")
                     for k, v in stages.items()))
