@@ -60,6 +60,14 @@ impl fmt::Debug for KafkaOption {
 
 /// Parses `key=value`.
 pub fn parse_kafka_option(text: &str) -> Result<KafkaOption, String> {
+    if text.trim().is_empty() {
+        // An empty NEWSFLOW_KAFKA_OPTIONS (e.g. `${NEWSFLOW_KAFKA_OPTIONS:-}` in a compose file)
+        // or a trailing `;`: nothing to set. Dropped by every user of the options.
+        return Ok(KafkaOption {
+            key: String::new(),
+            value: String::new(),
+        });
+    }
     let (key, value) = text
         .split_once('=')
         .ok_or_else(|| "expected key=value (a librdkafka setting)".to_owned())?;
@@ -132,7 +140,7 @@ impl ClientArgs {
     pub fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
-        for option in &self.kafka_options {
+        for option in self.kafka_options.iter().filter(|o| !o.key.is_empty()) {
             config.set(&option.key, &option.value);
         }
         config
@@ -328,7 +336,13 @@ impl RunnerConfig {
             )],
             dlq_topic: args.dlq_topic.clone(),
             admin_addr: args.admin_addr,
-            kafka_options: args.client.kafka_options.clone(),
+            kafka_options: args
+                .client
+                .kafka_options
+                .iter()
+                .filter(|o| !o.key.is_empty())
+                .cloned()
+                .collect(),
             max_in_flight: args.max_in_flight,
             drain_timeout: args.drain_timeout,
             retry_timeout: args.retry_timeout,
@@ -567,6 +581,17 @@ mod tests {
         args: ServiceArgs,
     }
 
+    fn test_config(args: &ServiceArgs) -> RunnerConfig {
+        RunnerConfig::new(
+            args,
+            &ServiceDefaults {
+                service: "t",
+                input_topic: "in",
+            },
+            None,
+        )
+    }
+
     impl ServiceArgs {
         fn parse_from<const N: usize>(argv: [&str; N]) -> ServiceArgs {
             use clap::Parser as _;
@@ -589,6 +614,11 @@ mod tests {
     #[test]
     fn options_need_a_key_and_an_equals_sign() {
         assert!(parse_kafka_option("no-equals").is_err());
+        assert!(
+            parse_kafka_option("").unwrap().key.is_empty(),
+            "empty: nothing to set"
+        );
+        assert!(parse_kafka_option(" ").unwrap().key.is_empty());
         assert!(parse_kafka_option("=x").is_err());
         assert_eq!(parse_kafka_option("a=b=c").unwrap().value, "b=c");
     }
@@ -607,14 +637,7 @@ mod tests {
             "--kafka-option",
             "client.rack=a",
         ]);
-        let config = RunnerConfig::new(
-            &args,
-            &ServiceDefaults {
-                service: "t",
-                input_topic: "in",
-            },
-            None,
-        );
+        let config = test_config(&args);
         let consumer = config.consumer_config();
         let producer = config.producer_config();
         assert_eq!(consumer.get("session.timeout.ms"), Some("6000"));
@@ -624,6 +647,25 @@ mod tests {
         assert_eq!(
             (consumer.get("client.rack"), producer.get("client.rack")),
             (Some("a"), Some("a"))
+        );
+        // The prefetch cap is a default an option overrides.
+        assert_eq!(consumer.get("queued.max.messages.kbytes"), Some("32768"));
+    }
+
+    #[test]
+    fn empty_option_items_set_nothing() {
+        let args = ServiceArgs::parse_from([
+            "x",
+            "--kafka-option",
+            "",
+            "--kafka-option",
+            "queued.max.messages.kbytes=1024",
+        ]);
+        let config = test_config(&args);
+        assert_eq!(config.kafka_options.len(), 1);
+        assert_eq!(
+            config.consumer_config().get("queued.max.messages.kbytes"),
+            Some("1024")
         );
     }
 
