@@ -80,11 +80,7 @@ fn outcome(pipeline: &Pipeline, timeout: Duration) -> Outcome {
         .iter()
         .map(key)
         .collect();
-    let outputs = [
-        pipeline.topic("news.enriched.v1"),
-        pipeline.topic("news.duplicates.v1"),
-        pipeline.topics.dlq(),
-    ];
+    let outputs = pipeline.final_topics();
     let deadline = Instant::now() + timeout;
     loop {
         let records: Vec<(String, String)> = read_to_end(&outputs, PARTITIONS)

@@ -191,11 +191,7 @@ fn hostile_records_go_to_the_dlq_and_good_ones_flow_on() {
     let good = ["h-good-1", "h-html", "h-dated", "h-good-2"];
 
     // Wait until every good article and every dead letter is out.
-    let outputs = [
-        pipeline.topic("news.enriched.v1"),
-        pipeline.topic("news.duplicates.v1"),
-        pipeline.topics.dlq(),
-    ];
+    let outputs = pipeline.final_topics();
     let deadline = Instant::now() + Duration::from_secs(90);
     let records: Vec<OwnedMessage> = loop {
         let records = read_to_end(&outputs, 1);

@@ -86,11 +86,7 @@ fn a_broker_outage_of_30_s_loses_nothing_and_repeats_nothing() {
         .iter()
         .map(key)
         .collect();
-    let outputs = [
-        pipeline.topic("news.enriched.v1"),
-        pipeline.topic("news.duplicates.v1"),
-        pipeline.topics.dlq(),
-    ];
+    let outputs = pipeline.final_topics();
     let mut seen: HashMap<String, usize> = HashMap::new();
     wait_until("every article out", Duration::from_secs(180), || {
         for service in &mut services {

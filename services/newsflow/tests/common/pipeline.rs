@@ -72,6 +72,16 @@ impl Pipeline {
         format!("{}{name}", self.topics.prefix)
     }
 
+    /// Where every input ends: enriched articles, duplicate notices and dead letters, in that
+    /// order.
+    pub fn final_topics(&self) -> [String; 3] {
+        [
+            self.topic("news.enriched.v1"),
+            self.topic("news.duplicates.v1"),
+            self.topics.dlq(),
+        ]
+    }
+
     /// Starts one instance; `instance` names it (a restart keeps the name, and so its
     /// transactional id: the broker then aborts what the killed one left open at once).
     pub fn start(&self, stage: Stage, instance: &str) -> Service {
