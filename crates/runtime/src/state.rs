@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -34,6 +35,47 @@ pub fn forget_reached<C: rdkafka::consumer::ConsumerContext>(
         }
     }
     Ok(())
+}
+
+/// How long the state topic may take to settle (leaders elected after it was created or after
+/// a broker restart) before a restore gives up.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Whether a metadata or offset lookup failed only because the cluster has not settled yet: a
+/// partition without a leader (just created, or its broker restarting), or a broker away.
+fn unsettled(err: &KafkaError) -> bool {
+    use RDKafkaErrorCode as Code;
+    err.rdkafka_error_code().is_some_and(|code| {
+        matches!(
+            code,
+            Code::NotLeaderForPartition
+                | Code::LeaderNotAvailable
+                | Code::UnknownTopicOrPartition
+                | Code::RequestTimedOut
+                | Code::OperationTimedOut
+                | Code::BrokerTransportFailure
+                | Code::AllBrokersDown
+        )
+    })
+}
+
+/// Calls `lookup` again (with backoff) while it fails because the cluster has not settled,
+/// until `deadline`; any other error, or the last one at the deadline, is returned.
+fn settled<T>(
+    deadline: Instant,
+    mut lookup: impl FnMut() -> Result<T, KafkaError>,
+) -> Result<T, KafkaError> {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match lookup() {
+            Err(err) if unsettled(&err) && Instant::now() + wait < deadline => {
+                tracing::info!(error = %err, retry_in = ?wait, "state topic not settled yet");
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// One record of the state topic.
@@ -87,16 +129,24 @@ impl StateReader {
     /// `apply`; returns how many records were read.
     pub fn restore(&self, mut apply: impl FnMut(&str, Option<&[u8]>)) -> anyhow::Result<u64> {
         tracing::debug!(topic = %self.topic, "reading state topic metadata");
-        let metadata = self
-            .consumer
-            .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
-            .with_context(|| format!("cannot read the metadata of state topic {}", self.topic))?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == self.topic && t.error().is_none())
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let partitions: Vec<i32> = settled(deadline, || {
+            let metadata = self
+                .consumer
+                .fetch_metadata(Some(&self.topic), Duration::from_secs(30))?;
+            let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
+                return Ok(Vec::new());
+            };
+            match topic.error().map(RDKafkaErrorCode::from) {
+                // Listed but without a leader yet (e.g. just created): ask again.
+                Some(code @ RDKafkaErrorCode::LeaderNotAvailable) => {
+                    Err(KafkaError::MetadataFetch(code))
+                }
+                Some(_) => Ok(Vec::new()),
+                None => Ok(topic.partitions().iter().map(|p| p.id()).collect()),
+            }
+        })
+        .with_context(|| format!("cannot read the metadata of state topic {}", self.topic))?;
         if partitions.is_empty() {
             bail!(
                 "state topic {} does not exist (create it with `newsflow topics create`)",
@@ -106,10 +156,11 @@ impl StateReader {
         let mut remaining = std::collections::BTreeMap::new();
         let mut assignment = TopicPartitionList::new();
         for partition in partitions {
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(&self.topic, partition, Duration::from_secs(30))
-                .with_context(|| format!("cannot read the end of {}/{partition}", self.topic))?;
+            let (low, high) = settled(deadline, || {
+                self.consumer
+                    .fetch_watermarks(&self.topic, partition, Duration::from_secs(30))
+            })
+            .with_context(|| format!("cannot read the end of {}/{partition}", self.topic))?;
             if high > low {
                 remaining.insert(partition, high);
             }
@@ -184,5 +235,51 @@ impl StateReader {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_are_repeated_while_a_partition_has_no_leader_yet() {
+        let mut calls = 0;
+        let result = settled(Instant::now() + Duration::from_secs(10), || {
+            calls += 1;
+            if calls < 3 {
+                Err(KafkaError::MetadataFetch(
+                    RDKafkaErrorCode::NotLeaderForPartition,
+                ))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(result.ok(), Some(3));
+    }
+
+    #[test]
+    fn other_errors_and_the_deadline_end_the_lookup() {
+        let mut calls = 0;
+        let result: Result<(), _> = settled(Instant::now() + Duration::from_secs(10), || {
+            calls += 1;
+            Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::TopicAuthorizationFailed,
+            ))
+        });
+        assert!(result.is_err());
+        assert_eq!(calls, 1, "an authorization error is not waited out");
+
+        let started = Instant::now();
+        let result: Result<(), _> = settled(Instant::now() + Duration::from_millis(500), || {
+            Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::LeaderNotAvailable,
+            ))
+        });
+        assert_eq!(
+            result.err().and_then(|e| e.rdkafka_error_code()),
+            Some(RDKafkaErrorCode::LeaderNotAvailable)
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

@@ -123,6 +123,13 @@ impl Service {
         }
     }
 
+    /// How the process ended, if it already did (e.g. it gave up on its own).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .try_wait()
+            .expect("the process can be waited for")
+    }
+
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
         http_get(&self.admin, path)
     }

@@ -126,9 +126,12 @@ fn outcome(pipeline: &Pipeline, timeout: Duration) -> Outcome {
 }
 
 /// Waits until `service` produced some output since it started.
-fn wait_for_output(service: &Service, timeout: Duration) {
+fn wait_for_output(service: &mut Service, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while service.counter("newsflow_output_records_total", "") < 1.0 {
+        if let Some(status) = service.exited() {
+            panic!("{} exited on its own ({status})", service.admin);
+        }
         assert!(
             Instant::now() < deadline,
             "{} produced nothing within {timeout:?}",
@@ -155,7 +158,7 @@ fn crash_test(guarantee: &'static str, dir: &str, repeat: u32, kills: usize) -> 
 
     for kill in 0..kills {
         let index = kill % STAGES.len();
-        wait_for_output(&services[index], Duration::from_secs(120));
+        wait_for_output(&mut services[index], Duration::from_secs(120));
         std::thread::sleep(Duration::from_millis(rng.random_range(500..3000)));
         services[index].signal("KILL");
         let code = services[index].wait_exit(Duration::from_secs(10));
@@ -252,17 +255,17 @@ fn instances_joining_and_leaving_lose_nothing_and_repeat_nothing() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let pipeline = Pipeline::new("rebalance", "exactly-once", PARTITIONS);
-    let services: Vec<Service> = STAGES.iter().map(|s| pipeline.start(*s, "a")).collect();
+    let mut services: Vec<Service> = STAGES.iter().map(|s| pipeline.start(*s, "a")).collect();
     // 417 pages × 6 = 2,502 articles at 150/s: about 17 s of input.
     let mut producer = pipeline.produce("bbc-2005/politics", 6, 150);
     let started = Instant::now();
 
-    wait_for_output(&services[2], Duration::from_secs(120));
-    let joined: Vec<Service> = [Stage::Deduplicator, Stage::Tagger]
+    wait_for_output(&mut services[2], Duration::from_secs(120));
+    let mut joined: Vec<Service> = [Stage::Deduplicator, Stage::Tagger]
         .iter()
         .map(|s| pipeline.start(*s, "b"))
         .collect();
-    for service in &joined {
+    for service in &mut joined {
         service.wait_ready(Duration::from_secs(60));
         wait_for_output(service, Duration::from_secs(60));
     }
