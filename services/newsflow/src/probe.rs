@@ -24,10 +24,12 @@ pub fn get_status(url: &str, timeout: Duration) -> anyhow::Result<u16> {
         .with_context(|| format!("cannot connect to {authority}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: `write!` on the bare stream sends every formatted piece separately, and a
+    // server that answers after the first piece and closes turns the next into a broken pipe.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .with_context(|| format!("cannot send the request to {authority}"))?;
     let mut head = [0u8; 64];
     let read = stream.read(&mut head).context("no answer")?;
     let line = String::from_utf8_lossy(&head[..read]);
@@ -63,8 +65,15 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
+            // Answer only once the whole request head is in, as a real server does.
+            let mut request = Vec::new();
             let mut buf = [0u8; 256];
-            let _ = conn.read(&mut buf).unwrap();
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "the request ended early: {request:?}");
+                request.extend_from_slice(&buf[..n]);
+            }
+            assert!(request.starts_with(b"GET /readyz HTTP/1.1\r\n"));
             conn.write_all(b"HTTP/1.1 503 Service Unavailable\r\n\r\nnot ready")
                 .unwrap();
         });
