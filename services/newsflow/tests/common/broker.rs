@@ -48,8 +48,33 @@ impl PrivateBroker {
     }
 }
 
+impl PrivateBroker {
+    /// Whether the broker process is still there (`kafka.sh status`).
+    pub fn running(&self) -> bool {
+        let script = newsflow_testkit::workspace_root().join("deploy/local/kafka.sh");
+        Command::new(script)
+            .arg("status")
+            .args(&self.args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+}
+
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The data directory goes with the test: keep what the broker said for the report.
+            let script = newsflow_testkit::workspace_root().join("deploy/local/kafka.sh");
+            for command in ["status", "logs"] {
+                // Whatever these answer, the stop below still runs.
+                let _ = Command::new(&script)
+                    .arg(command)
+                    .args(&self.args)
+                    .env("LINES", "60")
+                    .status();
+            }
+        }
         self.run("stop");
     }
 }
