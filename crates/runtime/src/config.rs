@@ -136,11 +136,16 @@ pub struct ClientArgs {
 }
 
 impl ClientArgs {
+    /// The `--kafka-option`s that set something (empty items of the list are dropped).
+    pub fn options(&self) -> impl Iterator<Item = &KafkaOption> {
+        self.kafka_options.iter().filter(|o| !o.key.is_empty())
+    }
+
     /// A client configuration with the brokers and every `--kafka-option`.
     pub fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
-        for option in self.kafka_options.iter().filter(|o| !o.key.is_empty()) {
+        for option in self.options() {
             config.set(&option.key, &option.value);
         }
         config
@@ -336,13 +341,7 @@ impl RunnerConfig {
             )],
             dlq_topic: args.dlq_topic.clone(),
             admin_addr: args.admin_addr,
-            kafka_options: args
-                .client
-                .kafka_options
-                .iter()
-                .filter(|o| !o.key.is_empty())
-                .cloned()
-                .collect(),
+            kafka_options: args.client.options().cloned().collect(),
             max_in_flight: args.max_in_flight,
             drain_timeout: args.drain_timeout,
             retry_timeout: args.retry_timeout,

@@ -36,25 +36,23 @@ impl PrivateBroker {
         broker
     }
 
+    /// `kafka.sh COMMAND` with this broker's options, not yet run.
+    fn kafka_sh(&self, command: &str) -> Command {
+        let mut kafka_sh =
+            Command::new(newsflow_testkit::workspace_root().join("deploy/local/kafka.sh"));
+        kafka_sh.arg(command).args(&self.args);
+        kafka_sh
+    }
+
     /// `kafka.sh COMMAND` for this broker (`stop`, `start` again, …).
     pub fn run(&self, command: &str) {
-        let script = newsflow_testkit::workspace_root().join("deploy/local/kafka.sh");
-        let status = Command::new(script)
-            .arg(command)
-            .args(&self.args)
-            .status()
-            .unwrap();
+        let status = self.kafka_sh(command).status().unwrap();
         assert!(status.success(), "kafka.sh {command} failed");
     }
-}
 
-impl PrivateBroker {
     /// Whether the broker process is still there (`kafka.sh status`).
     pub fn running(&self) -> bool {
-        let script = newsflow_testkit::workspace_root().join("deploy/local/kafka.sh");
-        Command::new(script)
-            .arg("status")
-            .args(&self.args)
+        self.kafka_sh("status")
             .stdout(std::process::Stdio::null())
             .status()
             .is_ok_and(|status| status.success())
@@ -65,14 +63,9 @@ impl Drop for PrivateBroker {
     fn drop(&mut self) {
         if std::thread::panicking() {
             // The data directory goes with the test: keep what the broker said for the report.
-            let script = newsflow_testkit::workspace_root().join("deploy/local/kafka.sh");
             for command in ["status", "logs"] {
                 // Whatever these answer, the stop below still runs.
-                let _ = Command::new(&script)
-                    .arg(command)
-                    .args(&self.args)
-                    .env("LINES", "60")
-                    .status();
+                let _ = self.kafka_sh(command).env("LINES", "60").status();
             }
         }
         self.run("stop");
