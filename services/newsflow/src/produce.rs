@@ -14,7 +14,9 @@ use newsflow_runtime::config::ClientArgs;
 use newsflow_runtime::envelope::{self, TraceParent};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
+use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::types::RDKafkaErrorCode;
 
 use crate::input::{Input, ReadOptions, ReadStats, read_inputs};
 use crate::synth::{SentencePool, sentence_count};
@@ -112,6 +114,33 @@ pub fn variant(original: &RawEvent, repeat: u64, pool: &SentencePool, seed: u64)
     }
 }
 
+/// Waits until the broker lists the topic with a leader for each of its partitions.
+fn wait_for_topic(producer: &FutureProducer, topic: &str, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // All topics: librdkafka answers a lookup of one unknown topic with a timeout.
+        let metadata = producer
+            .client()
+            .fetch_metadata(None, left.max(Duration::from_secs(1)))
+            .with_context(|| format!("cannot reach the brokers to look up topic {topic}"))?;
+        let why = match metadata.topics().iter().find(|t| t.name() == topic) {
+            None => "it does not exist".to_owned(),
+            Some(t) => match t.error() {
+                Some(code) => format!("{:?}", RDKafkaErrorCode::from(code)),
+                None if t.partitions().iter().all(|p| p.leader() >= 0) => return Ok(()),
+                None => "a partition has no leader".to_owned(),
+            },
+        };
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "topic {topic} is not available ({why}); create it first (`newsflow topics create`)"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Sends every article; returns the figures of the run.
 pub async fn produce(
     options: &ProduceOptions,
@@ -132,15 +161,28 @@ pub async fn produce(
             pool.len()
         );
     }
-    let mut config = options.client.client_config();
+    let mut config = ClientConfig::new();
     config
         .set("enable.idempotence", "true")
         .set("linger.ms", "10")
         .set("message.max.bytes", "10485760")
         .set("client.id", "newsflow-produce");
+    // `--kafka-option` settings win over these defaults.
+    for (key, value) in options.client.client_config().config_map() {
+        config.set(key, value);
+    }
     let producer: FutureProducer = config
         .create()
         .context("cannot create the Kafka producer")?;
+    // Connect and look the topic up before the first record: records produced meanwhile would
+    // wait in the client's queue and leave in one burst (with `--rate`, their timestamps, which
+    // the pipeline's end-to-end latency starts from, would be older than the rate implies), and
+    // an unreachable broker or a missing topic is reported now, by name.
+    let lookup = producer.clone();
+    let topic = options.topic.clone();
+    tokio::task::spawn_blocking(move || wait_for_topic(&lookup, &topic, Duration::from_secs(10)))
+        .await
+        .context("the topic lookup did not finish")??;
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut pending = FuturesUnordered::new();
     let started = Instant::now();

@@ -97,6 +97,41 @@ fn repeats_are_new_stories_and_copies_are_true_copies() {
     );
 }
 
+#[test]
+fn producing_to_a_missing_topic_fails_at_once_naming_it() {
+    let topic = format!(
+        "{}.news.raw.v1",
+        newsflow_testkit::unique_name("produce-missing")
+    );
+    let corpus = newsflow_testkit::corpus_dir().join("bbc-2005/business/001.txt");
+    let started = std::time::Instant::now();
+    let output = newsflow()
+        .args([
+            "produce",
+            corpus.to_str().unwrap(),
+            "--brokers",
+            &brokers(),
+            "--topic",
+            &topic,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("topic {topic} is not available"))
+            && stderr.contains("create it first"),
+        "{stderr}"
+    );
+    // The lookup gives up after 10 s; the records are never queued.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn topics_create_is_idempotent_and_configures_every_topic() {
     let prefix = format!("{}.", newsflow_testkit::unique_name("topics"));
