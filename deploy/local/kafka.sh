@@ -35,12 +35,18 @@ Options (each also read from the environment variable shown):
                        of a data directory); repeatable   [NEWSFLOW_KAFKA_SCRAM_USERS, comma-separated]
   -h, --help           this help
 
+JVM: NEWSFLOW_KAFKA_HEAP_OPTS (default -Xms256m -Xmx1g), NEWSFLOW_KAFKA_GC_OPTS (default
+$default_gc_opts); GC log in the data directory (gc.log).
 Kafka version: NEWSFLOW_KAFKA_VERSION (default: the version pinned in pom.xml).
 Jar cache: $cache_root/kafka-<version>/lib (NEWSFLOW_CACHE_DIR moves it).
 EOF
 }
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
+
+# G1 with its default pause goal. Kafka's own MaxGCPauseMillis=20 (kafka-run-class.sh) and ZGC gave
+# worse end-to-end latency on two shared cores (BENCHMARKS.md).
+default_gc_opts="-XX:+UseG1GC"
 
 cmd=${1:-}
 [ -n "$cmd" ] || { usage >&2; exit 2; }
@@ -160,7 +166,9 @@ EOF
 java_args() {
   # shellcheck disable=SC2206
   local heap=(${NEWSFLOW_KAFKA_HEAP_OPTS:--Xms256m -Xmx1g})
-  JAVA_ARGS=(java "${heap[@]}" -XX:+UseG1GC
+  # shellcheck disable=SC2206
+  local gc=(${NEWSFLOW_KAFKA_GC_OPTS:-$default_gc_opts})
+  JAVA_ARGS=(java "${heap[@]}" "${gc[@]}" -Xlog:gc:file="$data_dir/gc.log":time,uptime:filecount=2,filesize=10m
     -Dlog4j2.configurationFile="$data_dir/log4j2.properties" -cp "$lib_dir/*")
 }
 
