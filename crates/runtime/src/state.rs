@@ -142,7 +142,9 @@ impl StateReader {
                 Some(code @ RDKafkaErrorCode::LeaderNotAvailable) => {
                     Err(KafkaError::MetadataFetch(code))
                 }
-                Some(_) => Ok(Vec::new()),
+                Some(RDKafkaErrorCode::UnknownTopicOrPartition) => Ok(Vec::new()),
+                // Not "does not exist": e.g. TopicAuthorizationFailed, which the error names.
+                Some(code) => Err(KafkaError::MetadataFetch(code)),
                 None => Ok(topic.partitions().iter().map(|p| p.id()).collect()),
             }
         })

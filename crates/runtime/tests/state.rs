@@ -1,7 +1,8 @@
 //! A stateful stage on the real broker: its state is published to a compacted topic with its
 //! outputs, restored in full by a new instance before it takes input, and followed by every
 //! instance of the group. On librdkafka's mock cluster (which can fail a request on demand): an
-//! aborted transaction is redone in place, its state records written again.
+//! aborted transaction is redone in place, its state records written again; a state topic the
+//! service may not read is reported as such.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
 
@@ -313,4 +314,28 @@ async fn an_aborted_transaction_is_redone_in_place_with_its_state() {
     assert!(outcome("committed") >= 1);
     stop.cancel();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_topic_the_service_may_not_read_is_named_as_such() {
+    let cluster = MockCluster::new(1).unwrap();
+    let topics = Topics::on_mock(&cluster);
+    cluster
+        .topic_error(
+            &topics.state,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        )
+        .unwrap();
+    let (_stop, _metrics, task) = start(&topics, "one");
+    let outcome = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the service stops at once")
+        .unwrap();
+    let message = format!("{:#}", outcome.expect_err("the service cannot start"));
+    assert!(
+        message.contains(&format!("state topic {}", topics.state))
+            && message.contains("TopicAuthorizationFailed"),
+        "{message}"
+    );
+    assert!(!message.contains("does not exist"), "{message}");
 }
