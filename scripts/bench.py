@@ -441,6 +441,14 @@ class Bench:
                 raise BenchError(f"{self.bin / name} is missing: build with cargo build --release --bins")
         self.log_dir.mkdir(parents=True, exist_ok=True)
 
+    def broker_idle_cores(self, seconds: float = 2.0) -> float | None:
+        """The broker's CPU use, in cores, over a short wait before anything runs."""
+        if not self.broker_pid:
+            return None
+        before = self.broker_cpu()
+        time.sleep(seconds)
+        return round((self.broker_cpu() - before) / seconds, 2)
+
     def machine(self) -> dict:
         cpu_model = next(
             (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -469,6 +477,12 @@ class Bench:
             "kafka_version": version,
             "brokers": self.brokers,
             "loadavg_at_start": os.getloadavg(),
+            # With little free memory (a page cache filled by the broker's writes) the kernel
+            # reclaims on every allocation and every process runs slower: compare runs with this
+            # in mind (`sync; echo 1 > /proc/sys/vm/drop_caches` as root frees it).
+            "memory_free_gib_at_start": round((proc_status_kb_meminfo("MemFree") or 0) / 1024 / 1024, 1),
+            "page_cache_gib_at_start": round((proc_status_kb_meminfo("Cached") or 0) / 1024 / 1024, 1),
+            "broker_idle_cores_at_start": self.broker_idle_cores(),
             "git": git,
         }
 
@@ -886,7 +900,10 @@ def print_table(r: dict) -> None:
     out.append(f"newsflow benchmark, {r['mode']} run, {r['started_at']}  (run id {r['run_id']})")
     out.append(f"machine: {m['nproc']} cores, {m['cpu_model']}, {m['memory_gib']} GiB, Linux {m['kernel']}, "
                f"Kafka {m['kafka_version'] or '?'} at {m['brokers']}; load average at start "
-               f"{m['loadavg_at_start'][0]:.2f}, at end {m.get('loadavg_at_end', [0])[0]:.2f}")
+               f"{m['loadavg_at_start'][0]:.2f}, at end {m.get('loadavg_at_end', [0])[0]:.2f}; "
+               f"at start {m.get('memory_free_gib_at_start')} GiB free, "
+               f"{m.get('page_cache_gib_at_start')} GiB page cache, broker idle "
+               f"{fmt(m.get('broker_idle_cores_at_start'), '.2f')} cores")
     modes = r["settings"]["modes"]
     if "saturation" in r:
         fill = r["fill"]
