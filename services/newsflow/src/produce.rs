@@ -14,7 +14,6 @@ use newsflow_runtime::config::ClientArgs;
 use newsflow_runtime::envelope::{self, TraceParent};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -161,15 +160,17 @@ pub async fn produce(
             pool.len()
         );
     }
-    let mut config = ClientConfig::new();
-    config
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "10")
-        .set("message.max.bytes", "10485760")
-        .set("client.id", "newsflow-produce");
-    // `--kafka-option` settings win over these defaults.
-    for (key, value) in options.client.client_config().config_map() {
-        config.set(key, value);
+    let mut config = options.client.client_config();
+    // Defaults: a `--kafka-option` of the same name wins.
+    for (key, value) in [
+        ("enable.idempotence", "true"),
+        ("linger.ms", "10"),
+        ("message.max.bytes", "10485760"),
+        ("client.id", "newsflow-produce"),
+    ] {
+        if config.get(key).is_none() {
+            config.set(key, value);
+        }
     }
     let producer: FutureProducer = config
         .create()
