@@ -27,7 +27,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 corpus=${NEWSFLOW_CORPUS:-$root/../shared/corpus}
 cd "$root"
 cargo build --release -q -p newsflow
-bin=$root/target/release/newsflow
+bin=$(scripts/lib/target-dir.sh release newsflow)/newsflow
 work=$(mktemp -d)
 relay_pid=
 cleanup() { [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null; rm -rf "$work"; }

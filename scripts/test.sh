@@ -11,7 +11,8 @@
 #   4. stops the broker it started, whatever happened.
 #
 # Environment: NEWSFLOW_TEST_BROKERS (use this broker, start none), NEWSFLOW_TEST_KAFKA_PORT
-# (default 19092; the controller takes the next port), CARGO_BUILD_JOBS (default 2).
+# (default 19092; the controller takes the next port), CARGO_BUILD_JOBS (default 2),
+# CARGO_TARGET_DIR (the binaries are looked for where cargo puts them: scripts/lib/target-dir.sh).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -69,10 +70,11 @@ cargo test --workspace --locked --no-fail-fast
 
 step "deployment files: Dockerfile, compose, Kubernetes manifests, services' configuration"
 cargo build --workspace --bins --locked
-scripts/check-deploy.sh --binaries "$root/target/debug"
+bins=$(scripts/lib/target-dir.sh debug) # where cargo put them: CARGO_TARGET_DIR counts
+scripts/check-deploy.sh --binaries "$bins"
 
 step "monitoring, live: the three services, a real Prometheus, every dashboard query"
-scripts/check-live-observability.py --binaries "$root/target/debug" --brokers "$NEWSFLOW_TEST_BROKERS"
+scripts/check-live-observability.py --binaries "$bins" --brokers "$NEWSFLOW_TEST_BROKERS"
 
 step "benchmarks, one smoke pass each"
 cargo test --workspace --benches --locked

@@ -20,7 +20,7 @@ cd "$root"
 
 echo "building (release)…"
 cargo build --release -q --bins
-bin=$root/target/release
+bin=$(scripts/lib/target-dir.sh release)
 
 deploy/local/kafka.sh start
 "$bin/newsflow" topics create --partitions 3
