@@ -70,6 +70,47 @@ goes to stderr."
     /// Tools for editors of the taxonomy: check a file, explain an article's tags.
     #[command(subcommand)]
     Taxonomy(TaxonomyCommand),
+
+    /// Measure the pipeline against a gold standard.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Score the text and metadata `newsflow run` extracts from real pages against their gold.
+    #[command(
+        long_about = "Score the text and metadata `newsflow run` extracts from real pages \
+against their gold.\n\n\
+DIR is laid out like the shared corpus's html-eval: `pages/*.html` and `gold.jsonl` (one object \
+per page: `file`, `with` and `without` snippets, `title`, `author`, `date`). The pages go through \
+exactly what `newsflow run DIR/pages` runs. Main text is the `lede` then the `body` paragraphs; \
+a `with` snippet found in it (case-sensitive, after NFC and whitespace folding) is a true \
+positive, a `without` snippet found a false positive; a dead-lettered page has no text. \
+Prints precision, recall, F1 and accuracy, the `no_body` count, date, author and title \
+accuracy and the pages that lost most; --json prints one object for machines."
+    )]
+    Extract(EvalExtractArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalExtractArgs {
+    /// The folder: `pages/` and `gold.jsonl`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Print one JSON object instead of the report.
+    #[arg(long, env = "NEWSFLOW_EVAL_JSON")]
+    pub json: bool,
+
+    /// How many of the pages that lost most to list.
+    #[arg(
+        long,
+        env = "NEWSFLOW_EVAL_WORST",
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    pub worst: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod dlq;
+pub mod eval;
 pub mod input;
 pub mod pipeline;
 pub mod probe;

@@ -3,8 +3,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use newsflow::cli::{
-    Cli, Command, DlqCommand, ProduceArgs, RelayArgs, RunArgs, TaxonomyCommand, TopicsCommand,
-    TopicsCreateArgs,
+    Cli, Command, DlqCommand, EvalCommand, ProduceArgs, RelayArgs, RunArgs, TaxonomyCommand,
+    TopicsCommand, TopicsCreateArgs,
 };
 use newsflow::{dlq, pipeline, produce, taxonomy};
 use newsflow_core::stage::IdentityStage;
@@ -47,6 +47,15 @@ fn main() -> ExitCode {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
+                Ok(())
+            }),
+        Command::Eval(EvalCommand::Extract(args)) => newsflow::eval::extract(&args.dir, args.worst)
+            .and_then(|report| {
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print!("{}", newsflow::eval::print(&report));
+                }
                 Ok(())
             }),
         Command::Probe(args) => match newsflow::probe::get_status(&args.url, args.timeout) {

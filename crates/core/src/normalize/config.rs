@@ -29,8 +29,8 @@ pub struct NormalizeConfig {
     /// Agency names that may stand without parentheses in a dateline (`Moscow CNN —`).
     /// Parenthesized agencies (`SEOUL, June 16 (UPI) --`) are recognised without this list.
     pub dateline_agencies: Vec<String>,
-    /// CSS selectors of HTML page furniture whose text never reaches the body (navigation,
-    /// scripts, share widgets, cookie banners, figures and captions, asides).
+    /// CSS selectors of HTML page furniture whose text never reaches the body, on top of what
+    /// the extractor finds by scoring the page (for a site whose widgets it keeps).
     pub html_boilerplate: Vec<String>,
     /// How many characters of the body the language detector reads (a few hundred are
     /// plenty for an article).
@@ -239,42 +239,10 @@ const DEFAULT_DATELINE_AGENCIES: &[&str] = &[
     "IANS",
 ];
 
-const DEFAULT_HTML_BOILERPLATE: &[&str] = &[
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "svg",
-    "iframe",
-    "form",
-    "button",
-    "select",
-    "nav",
-    "header",
-    "footer",
-    "aside",
-    "figure",
-    "figcaption",
-    "[hidden]",
-    "[aria-hidden=true]",
-    "[role=navigation]",
-    "[role=banner]",
-    "[role=contentinfo]",
-    "[role=complementary]",
-    "[class*=share]",
-    "[class*=social]",
-    "[class*=cookie]",
-    "[id*=cookie]",
-    "[class*=consent]",
-    "[class*=newsletter]",
-    "[class*=related]",
-    "[class*=promo]",
-    "[class*=advert]",
-    "[class*=byline]",
-    "[class*=caption]",
-    "[class*=breadcrumb]",
-    "[class*=comments]",
-];
+/// None by default: scripts, styles, hidden parts and the like are never text, and page
+/// furniture is found by scoring the page (normalize/html/content.rs). A deployment adds the
+/// selectors of its own sites' furniture here.
+const DEFAULT_HTML_BOILERPLATE: &[&str] = &[];
 
 #[cfg(test)]
 mod tests {

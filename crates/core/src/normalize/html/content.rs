@@ -1,0 +1,324 @@
+//! Which blocks of a page are its main text, decided by scoring the page rather than by a
+//! list of selectors.
+//!
+//! The method is readability's, with trafilatura's and jusText's pruning:
+//! 1. Every block of prose (at least [`MIN_PROSE_CHARS`] characters, mostly not links) scores
+//!    `1 + commas + min(chars / 100, 3)`, given to its container in full, to the container's
+//!    parent by half and to ancestors further up by a third of their distance.
+//! 2. A container's score grows with its kind and its class/id words and shrinks with its link
+//!    density; the best one wins, moved up to its parent when the parent holds clearly more
+//!    (an article split over several sibling boxes) and joined by siblings that score nearly
+//!    as well.
+//! 3. Inside the winners, furniture is cut: navigation, footers and asides, boxes whose class
+//!    or id words mark comments, sharing, related stories or newsletters (unless they hold
+//!    most of the text), link lists, and link-dense blocks.
+//! 4. When that leaves too little, the whole body is taken with the same cuts; a page is only
+//!    without a body when no block of it survives them.
+
+use super::dom::{Flat, Kind};
+use super::hints::Hint;
+
+/// Shorter blocks are not scored as prose.
+const MIN_PROSE_CHARS: u32 = 25;
+/// Ancestors that receive a block's score.
+const SCORE_LEVELS: usize = 5;
+/// Link density from which a block or a box is link furniture.
+const MAX_LINK_DENSITY: f32 = 0.5;
+/// A furniture-hinted box holding at least this share of its root's prose is kept.
+const PROTECTED_SHARE: f32 = 0.5;
+/// A main text shorter than this (characters) is retried on the whole body.
+const MIN_MAIN_CHARS: u32 = 250;
+
+fn density(link_chars: u32, chars: u32) -> f32 {
+    if chars == 0 {
+        0.0
+    } else {
+        link_chars as f32 / chars as f32
+    }
+}
+
+fn prose(link_chars: u32, chars: u32) -> u32 {
+    chars.saturating_sub(link_chars)
+}
+
+fn base_score(kind: Kind, hint: Hint) -> f32 {
+    let kind = match kind {
+        Kind::Article => 10.0,
+        Kind::Block => 5.0,
+        Kind::Paragraph => 3.0,
+        Kind::Wrapper | Kind::Inline => 0.0,
+        Kind::List => -3.0,
+        Kind::Headline | Kind::Heading => -5.0,
+        Kind::Furniture | Kind::Figure => -25.0,
+    };
+    let hint = match hint {
+        Hint::None => 0.0,
+        Hint::Content => 25.0,
+        Hint::Both => 10.0,
+        Hint::Furniture => -25.0,
+    };
+    kind + hint
+}
+
+/// The blocks of the main text, by index, in document order.
+pub(crate) fn main_blocks(flat: &Flat) -> Vec<usize> {
+    let scores = candidate_scores(flat);
+    if let Some(roots) = best_roots(flat, &scores) {
+        let chosen = select(flat, &roots);
+        let chars: u32 = chosen.iter().map(|&b| flat.blocks[b].chars).sum();
+        if chars >= MIN_MAIN_CHARS {
+            return chosen;
+        }
+        let whole = whole_body(flat);
+        let whole_chars: u32 = whole.iter().map(|&b| flat.blocks[b].chars).sum();
+        // The whole body only when it adds real prose, not just more furniture.
+        if whole_chars > chars.saturating_mul(3) && prose_blocks(flat, &whole) > 0 {
+            return whole;
+        }
+        if !chosen.is_empty() {
+            return chosen;
+        }
+        return whole;
+    }
+    whole_body(flat)
+}
+
+fn prose_blocks(flat: &Flat, blocks: &[usize]) -> usize {
+    blocks
+        .iter()
+        .filter(|&&b| {
+            let block = &flat.blocks[b];
+            block.chars >= MIN_PROSE_CHARS
+                && density(block.link_chars, block.chars) < MAX_LINK_DENSITY
+        })
+        .count()
+}
+
+/// Readability's scores: prose given to its containers.
+fn candidate_scores(flat: &Flat) -> Vec<f32> {
+    let mut propagated = vec![0.0_f32; flat.els.len()];
+    let mut is_candidate = vec![false; flat.els.len()];
+    for block in &flat.blocks {
+        if block.chars < MIN_PROSE_CHARS
+            || density(block.link_chars, block.chars) >= MAX_LINK_DENSITY
+        {
+            continue;
+        }
+        let owner = &flat.els[block.owner as usize];
+        if matches!(owner.kind, Kind::Headline | Kind::Heading) {
+            continue;
+        }
+        let commas = block
+            .text
+            .chars()
+            .filter(|c| matches!(c, ',' | '،' | '、' | '，'))
+            .count() as f32;
+        let score = 1.0 + commas + (block.chars as f32 / 100.0).min(3.0);
+        // A paragraph's score goes to the box around it; text standing directly in a box
+        // scores for that box.
+        let mut at = if owner.kind == Kind::Paragraph {
+            owner.parent
+        } else {
+            Some(block.owner)
+        };
+        let mut level = 0;
+        while let Some(i) = at {
+            if level >= SCORE_LEVELS {
+                break;
+            }
+            let share = match level {
+                0 => 1.0,
+                1 => 0.5,
+                n => 1.0 / (n as f32 * 3.0),
+            };
+            propagated[i as usize] += score * share;
+            is_candidate[i as usize] = true;
+            at = flat.els[i as usize].parent;
+            level += 1;
+        }
+    }
+    flat.els
+        .iter()
+        .enumerate()
+        .map(|(i, el)| {
+            if !is_candidate[i] {
+                return f32::NEG_INFINITY;
+            }
+            (base_score(el.kind, el.hint) + propagated[i])
+                * (1.0 - density(el.link_chars, el.chars))
+        })
+        .collect()
+}
+
+/// The winning container and the siblings that join it.
+fn best_roots(flat: &Flat, scores: &[f32]) -> Option<Vec<u32>> {
+    let mut ranked: Vec<u32> = (0..scores.len())
+        .filter(|&i| scores[i].is_finite())
+        .map(|i| i as u32)
+        .collect();
+    ranked.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
+    let mut top = *ranked.first()?;
+    let top_score = scores[top as usize];
+
+    // Readability: when several of the best candidates share an ancestor, the article is
+    // split over them and the ancestor is the container.
+    let alternatives: Vec<u32> = ranked
+        .iter()
+        .skip(1)
+        .take(4)
+        .copied()
+        .filter(|&c| scores[c as usize] >= top_score * 0.75)
+        .collect();
+    if alternatives.len() >= 2 {
+        let mut at = flat.els[top as usize].parent;
+        while let Some(p) = at {
+            let holds = alternatives
+                .iter()
+                .filter(|&&c| is_within(flat, c, p))
+                .count();
+            if holds >= 2 {
+                top = p;
+                break;
+            }
+            at = flat.els[p as usize].parent;
+        }
+    }
+    // Move up while the parent scores higher (it holds more of the same text).
+    let mut last = scores[top as usize];
+    let threshold = last / 3.0;
+    let mut at = flat.els[top as usize].parent;
+    while let Some(p) = at {
+        let score = scores[p as usize];
+        if !score.is_finite() {
+            at = flat.els[p as usize].parent;
+            continue;
+        }
+        if score < threshold {
+            break;
+        }
+        if score > last {
+            top = p;
+            break;
+        }
+        last = score;
+        at = flat.els[p as usize].parent;
+    }
+
+    let top_score = scores[top as usize];
+    let mut roots = vec![top];
+    if let Some(parent) = flat.els[top as usize].parent {
+        let join = (top_score * 0.2).max(10.0);
+        for (i, el) in flat.els.iter().enumerate().skip(top as usize + 1) {
+            if el.parent == Some(parent) && joins(flat, i, scores[i], join) {
+                roots.push(i as u32);
+            }
+        }
+        for i in (0..top as usize).rev() {
+            if flat.els[i].parent == Some(parent) && joins(flat, i, scores[i], join) {
+                roots.push(i as u32);
+            }
+        }
+    }
+    Some(roots)
+}
+
+fn joins(flat: &Flat, i: usize, score: f32, threshold: f32) -> bool {
+    let el = &flat.els[i];
+    if matches!(el.kind, Kind::Furniture | Kind::Figure) || el.hint == Hint::Furniture {
+        return false;
+    }
+    if score.is_finite() && score >= threshold {
+        return true;
+    }
+    el.kind == Kind::Paragraph && el.chars >= 80 && density(el.link_chars, el.chars) < 0.25
+}
+
+fn is_within(flat: &Flat, mut el: u32, ancestor: u32) -> bool {
+    loop {
+        if el == ancestor {
+            return true;
+        }
+        match flat.els[el as usize].parent {
+            Some(p) => el = p,
+            None => return false,
+        }
+    }
+}
+
+/// The blocks inside the roots that survive the cuts.
+fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
+    let mut is_root = vec![false; flat.els.len()];
+    for &r in roots {
+        is_root[r as usize] = true;
+    }
+    let mut out = Vec::new();
+    'blocks: for (b, block) in flat.blocks.iter().enumerate() {
+        if flat.els[block.owner as usize].kind == Kind::Headline {
+            continue;
+        }
+        // Find the root above the block, checking every box on the way.
+        let mut at = Some(block.owner);
+        let mut root = None;
+        let mut path_junk = false;
+        while let Some(i) = at {
+            if is_root[i as usize] {
+                root = Some(i);
+                break;
+            }
+            if !path_junk && is_junk(flat, i, None) {
+                path_junk = true;
+            }
+            at = flat.els[i as usize].parent;
+        }
+        let Some(root) = root else { continue };
+        if path_junk {
+            // Junk judged against the root's prose: a furniture-hinted box that holds most of
+            // the article is the article.
+            let mut at = Some(block.owner);
+            while let Some(i) = at {
+                if i == root {
+                    break;
+                }
+                if is_junk(flat, i, Some(root)) {
+                    continue 'blocks;
+                }
+                at = flat.els[i as usize].parent;
+            }
+        }
+        if block.chars > 0 && density(block.link_chars, block.chars) >= MAX_LINK_DENSITY {
+            continue;
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// Is a box inside the main text furniture? Without a root, the protection by share is not
+/// checked (a quick first look that only ever says yes too often).
+fn is_junk(flat: &Flat, i: u32, root: Option<u32>) -> bool {
+    let el = &flat.els[i as usize];
+    let link_list = matches!(el.kind, Kind::List | Kind::Block | Kind::Wrapper)
+        && el.chars > 0
+        && density(el.link_chars, el.chars) >= MAX_LINK_DENSITY;
+    if link_list {
+        return true;
+    }
+    if !matches!(el.kind, Kind::Furniture | Kind::Figure) && el.hint != Hint::Furniture {
+        return false;
+    }
+    let Some(root) = root else { return true };
+    // A furniture-marked box that holds most of the prose is the article's own wrapper
+    // (`entry-content no-share`, an `<aside>` used as the text column).
+    let r = &flat.els[root as usize];
+    let root_prose = prose(r.link_chars, r.chars) as f32;
+    let own = prose(el.link_chars, el.chars);
+    (own as f32) < root_prose * PROTECTED_SHARE || own < MIN_MAIN_CHARS
+}
+
+/// Every block of the page that survives the cuts.
+fn whole_body(flat: &Flat) -> Vec<usize> {
+    if flat.els.is_empty() {
+        return Vec::new();
+    }
+    select(flat, &[0])
+}

@@ -1,0 +1,230 @@
+//! What an element's `class` and `id` say about it, read as whole words.
+//!
+//! Names are split into words at every character that is not a letter or digit and at
+//! lower-to-upper case changes (`entry-content`, `articleBody`, `post_text` → `entry content`,
+//! `article body`, `post text`); a hint is a whole word, never a substring, so
+//! `wp-featherlight-captions` is not a caption and `cookies-not-set` on `<body>` says nothing
+//! about the article inside. The words are those readability and trafilatura weigh, in the
+//! CMS vocabularies (WordPress, Drupal, Joomla, schema.org) that most sites share.
+
+/// The sign of an element's class/id words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Hint {
+    #[default]
+    None,
+    /// The main text's container (`article-body`, `entry-content`, `story`).
+    Content,
+    /// Furniture (`share`, `related`, `comments`, `newsletter`, `sidebar`).
+    Furniture,
+    /// Both: `entry-content no-share`. Content words win where it matters.
+    Both,
+}
+
+/// Words that mark the article's own text.
+const CONTENT: &[&str] = &[
+    "article",
+    "articlebody",
+    "articletext",
+    "articlecontent",
+    "body",
+    "content",
+    "entry",
+    "hentry",
+    "main",
+    "post",
+    "story",
+    "storybody",
+    "storycontent",
+    "text",
+    "blog",
+    "blogpost",
+    "postbody",
+    "postcontent",
+    "posttext",
+    "entrycontent",
+    "richtext",
+    "prose",
+    "paragraph",
+];
+
+/// Words that mark furniture around (or inside) the article.
+const FURNITURE: &[&str] = &[
+    "ad",
+    "ads",
+    "adv",
+    "advert",
+    "advertisement",
+    "advertising",
+    "anzeige",
+    "banner",
+    "breadcrumb",
+    "breadcrumbs",
+    "byline",
+    "caption",
+    "comment",
+    "comments",
+    "commentlist",
+    "community",
+    "consent",
+    "contact",
+    "cookie",
+    "cookies",
+    "copyright",
+    "disqus",
+    "dropdown",
+    "footer",
+    "footnote",
+    "gdpr",
+    "hidden",
+    "infobox",
+    "keywords",
+    "login",
+    "masthead",
+    "menu",
+    "meta",
+    "modal",
+    "more",
+    "navbar",
+    "navigation",
+    "nav",
+    "newsletter",
+    "outbrain",
+    "pagination",
+    "pager",
+    "paywall",
+    "popular",
+    "popup",
+    "print",
+    "promo",
+    "rating",
+    "recommend",
+    "recommendations",
+    "recommended",
+    "related",
+    "reply",
+    "respond",
+    "share",
+    "sharing",
+    "sharebar",
+    "shoutbox",
+    "sidebar",
+    "signup",
+    "skip",
+    "social",
+    "sponsor",
+    "sponsored",
+    "subscribe",
+    "subscription",
+    "taboola",
+    "tags",
+    "tagcloud",
+    "teaser",
+    "teasers",
+    "toolbar",
+    "tools",
+    "topbar",
+    "trending",
+    "tweet",
+    "widget",
+    "widgets",
+];
+
+/// The hint of an element from its `class` and `id`.
+pub(crate) fn hint_of(el: &scraper::node::Element) -> Hint {
+    let mut content = false;
+    let mut furniture = false;
+    for name in el.attr("class").into_iter().chain(el.attr("id")) {
+        for_words(name, |word| {
+            if CONTENT.contains(&word) {
+                content = true;
+            } else if FURNITURE.contains(&word) {
+                furniture = true;
+            }
+        });
+    }
+    match (content, furniture) {
+        (false, false) => Hint::None,
+        (true, false) => Hint::Content,
+        (false, true) => Hint::Furniture,
+        (true, true) => Hint::Both,
+    }
+}
+
+/// Calls `f` with each word of a class or id list, lowercased.
+fn for_words(names: &str, mut f: impl FnMut(&str)) {
+    let mut word = String::with_capacity(24);
+    let mut prev_lower = false;
+    for c in names.chars() {
+        if c.is_alphanumeric() {
+            if c.is_uppercase() && prev_lower && !word.is_empty() {
+                f(&word);
+                word.clear();
+            }
+            prev_lower = c.is_lowercase() || c.is_ascii_digit();
+            word.extend(c.to_lowercase());
+        } else {
+            if !word.is_empty() {
+                f(&word);
+                word.clear();
+            }
+            prev_lower = false;
+        }
+    }
+    if !word.is_empty() {
+        f(&word);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(names: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for_words(names, |w| out.push(w.to_owned()));
+        out
+    }
+
+    #[test]
+    fn names_split_into_whole_words() {
+        assert_eq!(
+            words("entry-content no-share"),
+            ["entry", "content", "no", "share"]
+        );
+        assert_eq!(
+            words("articleBody post_text"),
+            ["article", "body", "post", "text"]
+        );
+        assert_eq!(
+            words("wp-featherlight-captions"),
+            ["wp", "featherlight", "captions"]
+        );
+    }
+
+    fn hint(html: &str) -> Hint {
+        let doc = scraper::Html::parse_fragment(html);
+        let el = doc
+            .root_element()
+            .first_child()
+            .and_then(|n| n.value().as_element().map(hint_of));
+        el.unwrap_or_default()
+    }
+
+    #[test]
+    fn hints_are_whole_words_and_content_words_win_together() {
+        assert_eq!(
+            hint(r#"<div class="wp-featherlight-captions">x</div>"#),
+            Hint::None
+        );
+        assert_eq!(hint(r#"<div class="share-tools">x</div>"#), Hint::Furniture);
+        assert_eq!(
+            hint(r#"<div class="entry-content no-share">x</div>"#),
+            Hint::Both
+        );
+        assert_eq!(hint(r#"<div id="articleBody">x</div>"#), Hint::Content);
+        assert_eq!(
+            hint(r#"<div class="js-dynamic-advertorial">x</div>"#),
+            Hint::None
+        );
+    }
+}
