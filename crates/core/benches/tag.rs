@@ -29,32 +29,11 @@ const MAX_BYTES: u64 = 4_000;
 /// The corpus's English pages of about 3 KB, as articles with a lede.
 fn articles() -> Vec<NormalizedArticle> {
     let corpus = newsflow_testkit::corpus_dir();
-    let mut dirs: Vec<String> = ["business", "entertainment", "politics", "sport", "tech"]
-        .iter()
-        .map(|class| format!("bbc-2005/{class}"))
+    let articles: Vec<NormalizedArticle> = tag_common::english_corpus_files(&corpus)
+        .into_iter()
+        .filter(|(_, len)| (MIN_BYTES..=MAX_BYTES).contains(len))
+        .map(|(path, _)| tag_common::with_lede(tag_common::corpus_article(&corpus, &path)))
         .collect();
-    dirs.push("ukraine-war".to_owned());
-    let mut articles = Vec::new();
-    for dir in dirs {
-        let mut files: Vec<(String, u64)> = std::fs::read_dir(corpus.join(&dir))
-            .unwrap_or_else(|err| panic!("{dir}: {err}"))
-            .filter_map(Result::ok)
-            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "txt"))
-            .map(|entry| {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                (format!("{dir}/{name}"), entry.metadata().unwrap().len())
-            })
-            .filter(|(_, len)| (MIN_BYTES..=MAX_BYTES).contains(len))
-            .collect();
-        files.sort();
-        for (path, _) in files {
-            let mut article = tag_common::corpus_article(&corpus, &path);
-            if !article.body.is_empty() {
-                article.lede = Some(article.body.remove(0));
-            }
-            articles.push(article);
-        }
-    }
     assert!(articles.len() > 1_000, "the corpus has ~3 KB articles");
     articles
 }

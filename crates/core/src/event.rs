@@ -214,10 +214,15 @@ pub enum Field {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
+    /// The rule's canonical term (or a group's phrase).
     pub term: String,
     pub count: u32,
     #[serde(rename = "where")]
     pub location: Field,
+    /// The text that matched, as the article writes it (case, diacritics, dashes), in order of
+    /// first occurrence, at most three forms. Empty in events written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -26,12 +26,19 @@ use aho_corasick::automaton::{Automaton as _, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, PatternID};
 
-use super::fold::{BODY, Document, FIELDS, field_index, is_word_char};
+use super::fold::{BODY, Document, FIELDS, Walk, field_index, is_word_char};
 use super::taxonomy::{Automaton, Focus, Taxonomy, Use};
 use crate::event::{Entity, Evidence, NormalizedArticle, TopicTag};
 
 /// At most this many evidence items per tag, the strongest first.
 const MAX_EVIDENCE: usize = 16;
+
+/// At most this many forms of the article's text per evidence item (`matched`).
+const MAX_MATCHED: usize = 3;
+
+/// Matches looked at per evidence item for its `matched` forms: a term found fifty times is
+/// mostly written one way, and finding its forms must not cost fifty lookups.
+const MAX_MATCHED_LOOKUPS: usize = 8;
 
 #[derive(Debug, Clone, Copy)]
 struct Hit {
@@ -47,6 +54,17 @@ struct SlotHit {
     slot: u16,
     item: u16,
     field: u8,
+    start: u32,
+    end: u32,
+}
+
+/// Where a term of a topic was found (a match kept after overlap resolution).
+#[derive(Debug, Clone, Copy)]
+struct TermHit {
+    topic: u32,
+    term: u32,
+    start: u32,
+    end: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +94,8 @@ pub(crate) struct Scratch {
     exclusion_hits: Vec<ExclusionHit>,
     /// (topic, paragraph) of term matches that are evidence for their topic's `focus`.
     focus_hits: Vec<(u32, u32)>,
+    term_hits: Vec<TermHit>,
+    walk: Walk,
     entity_counts: Vec<u32>,
     touched_entities: Vec<u32>,
 }
@@ -101,6 +121,8 @@ pub(crate) struct GroupOutcome {
     pub found: Vec<(u16, u16, u8, u32)>,
     /// The satisfying windows (sentence or paragraph numbers).
     pub windows: Vec<u32>,
+    /// Where the phrases of satisfying windows are: (slot, item, field, start, end).
+    pub spans: Vec<(u16, u16, u8, u32, u32)>,
 }
 
 /// How a topic with a `focus:` fared.
@@ -127,6 +149,20 @@ pub(crate) struct TopicOutcome {
     /// Exclusions found: (item, field, occurrences).
     pub exclusions: Vec<(u32, u8, u32)>,
     pub focus: Option<FocusOutcome>,
+    /// A tagged topic's evidence, with the article's own text of each match.
+    pub evidence: Vec<Evidence>,
+    /// With `detail`: every match of the topic's terms and satisfied groups, in article order.
+    pub quotes: Vec<Quote>,
+}
+
+/// One match of a topic's rules, as the article writes it, with its sentence.
+#[derive(Debug, Clone)]
+pub(crate) struct Quote {
+    /// The term's label (or the group phrase).
+    pub term: String,
+    pub field: u8,
+    pub matched: String,
+    pub sentence: String,
 }
 
 /// The analysis of one article.
@@ -166,6 +202,7 @@ impl Scratch {
         self.paragraph_hits.clear();
         self.exclusion_hits.clear();
         self.focus_hits.clear();
+        self.term_hits.clear();
     }
 
     fn reset(&mut self) {
@@ -220,7 +257,13 @@ pub(crate) fn analyze(
             .sort_unstable_by_key(|h| (h.group, h.window, h.slot));
         for i in 0..scratch.touched_topics.len() {
             let topic = scratch.touched_topics[i] as usize;
-            let outcome = score_topic(taxonomy, scratch, topic);
+            let mut outcome = score_topic(taxonomy, scratch, topic);
+            if outcome.tagged {
+                outcome.evidence = evidence(taxonomy, &outcome, scratch, article);
+            }
+            if detail {
+                outcome.quotes = quotes(taxonomy, &outcome, scratch, article);
+            }
             if detail || outcome.tagged {
                 analysis.topics.push(outcome);
             }
@@ -361,6 +404,12 @@ fn collect(taxonomy: &Taxonomy, scratch: &mut Scratch) {
                         if taxonomy.topics[topic as usize].terms[term as usize].focus {
                             scratch.focus_hits.push((topic, paragraph));
                         }
+                        scratch.term_hits.push(TermHit {
+                            topic,
+                            term,
+                            start: hit.start,
+                            end: hit.end,
+                        });
                         scratch.touch_topic(topic);
                     }
                     Use::Slot { group, slot, item } => {
@@ -376,6 +425,8 @@ fn collect(taxonomy: &Taxonomy, scratch: &mut Scratch) {
                             slot,
                             item,
                             field,
+                            start: hit.start,
+                            end: hit.end,
                         });
                         scratch.touch_topic(topic as u32);
                     }
@@ -469,6 +520,8 @@ fn score_topic(taxonomy: &Taxonomy, scratch: &Scratch, topic_index: usize) -> To
         groups,
         exclusions,
         focus,
+        evidence: Vec::new(),
+        quotes: Vec::new(),
     }
 }
 
@@ -536,6 +589,7 @@ fn score_group(
     let mut best_mask = 0u32;
     let mut found: Vec<(u16, u16, u8, u32)> = Vec::new();
     let mut windows = Vec::new();
+    let mut spans = Vec::new();
     let mut i = 0;
     while i < hits.len() {
         let window = hits[i].window;
@@ -555,6 +609,7 @@ fn score_group(
             windows.push(window);
             boost_sum += topic.boosts[field as usize];
             for h in &hits[i..j] {
+                spans.push((h.slot, h.item, h.field, h.start, h.end));
                 match found
                     .iter_mut()
                     .find(|f| f.0 == h.slot && f.1 == h.item && f.2 == h.field)
@@ -577,15 +632,23 @@ fn score_group(
         best_mask,
         found,
         windows,
+        spans,
     }
 }
 
+/// One evidence item being built: label, field, count, weight for ordering.
+type Item<'a> = (&'a str, usize, u32, f64);
+
 /// The evidence of a tagged topic: its positive terms and the phrases of its satisfied groups,
-/// per field, the most frequent first.
-pub(crate) fn evidence(taxonomy: &Taxonomy, outcome: &TopicOutcome) -> Vec<Evidence> {
+/// per field, the most frequent first, each with the article's own text of its matches.
+fn evidence(
+    taxonomy: &Taxonomy,
+    outcome: &TopicOutcome,
+    scratch: &mut Scratch,
+    article: &NormalizedArticle,
+) -> Vec<Evidence> {
     let topic = &taxonomy.topics[outcome.topic];
-    // (term, field, count, weight for ordering)
-    let mut items: Vec<(&str, usize, u32, f64)> = Vec::new();
+    let mut items: Vec<Item<'_>> = Vec::new();
     for t in &outcome.terms {
         let term = &topic.terms[t.term];
         if term.weight <= 0.0 {
@@ -611,18 +674,133 @@ pub(crate) fn evidence(taxonomy: &Taxonomy, outcome: &TopicOutcome) -> Vec<Evide
             .then(a.0.cmp(b.0))
     });
     items.truncate(MAX_EVIDENCE);
+    let mut spans = Vec::new();
     items
         .into_iter()
-        .map(|(term, field, count, _)| Evidence {
-            term: term.to_owned(),
-            count,
-            location: FIELDS[field],
+        .map(|(term, field, count, _)| {
+            spans.clear();
+            spans.extend(
+                matches(taxonomy, outcome, scratch)
+                    .filter(|m| m.label == term && m.field == field as u8)
+                    .map(|m| (m.start, m.end)),
+            );
+            spans.sort_unstable();
+            Evidence {
+                term: term.to_owned(),
+                count,
+                location: FIELDS[field],
+                matched: matched_forms(scratch, article, &spans),
+            }
         })
         .collect()
 }
 
+/// A match of a topic's rules: a kept term match, or a phrase in a satisfying group window.
+struct Match<'a> {
+    label: &'a str,
+    field: u8,
+    start: u32,
+    end: u32,
+}
+
+/// Every match of a topic with positive weight: its terms' and its satisfied groups'.
+fn matches<'a>(
+    taxonomy: &'a Taxonomy,
+    outcome: &'a TopicOutcome,
+    scratch: &'a Scratch,
+) -> impl Iterator<Item = Match<'a>> + 'a {
+    let topic = &taxonomy.topics[outcome.topic];
+    let doc = &scratch.doc;
+    let terms = scratch
+        .term_hits
+        .iter()
+        .filter(move |h| h.topic as usize == outcome.topic)
+        .filter(move |h| topic.terms[h.term as usize].weight > 0.0)
+        .map(move |h| Match {
+            label: &topic.terms[h.term as usize].label,
+            field: field_of(doc, h.start),
+            start: h.start,
+            end: h.end,
+        });
+    let groups = outcome.groups.iter().flat_map(move |g| {
+        let group = &topic.groups[g.group];
+        g.spans
+            .iter()
+            .map(move |&(slot, item, field, start, end)| Match {
+                label: &group.slots[slot as usize][item as usize],
+                field,
+                start,
+                end,
+            })
+    });
+    terms.chain(groups)
+}
+
+fn field_of(doc: &Document, pos: u32) -> u8 {
+    let sentence = doc.sentence_at(pos);
+    let paragraph = doc.sentences[sentence as usize].paragraph;
+    field_index(doc.paragraphs[paragraph as usize].field) as u8
+}
+
+/// The distinct texts of `spans` (sorted, in the folded text) as the article writes them, in
+/// order of first occurrence, at most [`MAX_MATCHED`].
+fn matched_forms(
+    scratch: &mut Scratch,
+    article: &NormalizedArticle,
+    spans: &[(u32, u32)],
+) -> Vec<String> {
+    let mut forms: Vec<String> = Vec::new();
+    let mut last = None;
+    for &(start, end) in spans.iter().take(MAX_MATCHED_LOOKUPS) {
+        if last == Some((start, end)) {
+            continue;
+        }
+        last = Some((start, end));
+        let Some(form) = scratch.doc.original(article, start, end, &mut scratch.walk) else {
+            continue;
+        };
+        if !forms.iter().any(|f| f == form) {
+            forms.push(form.to_owned());
+            if forms.len() == MAX_MATCHED {
+                break;
+            }
+        }
+    }
+    forms
+}
+
+/// Every match of a topic (for `explain`), with its sentence, in article order.
+fn quotes(
+    taxonomy: &Taxonomy,
+    outcome: &TopicOutcome,
+    scratch: &mut Scratch,
+    article: &NormalizedArticle,
+) -> Vec<Quote> {
+    let mut found: Vec<(u32, u32, String, u8)> = matches(taxonomy, outcome, scratch)
+        .map(|m| (m.start, m.end, m.label.to_owned(), m.field))
+        .collect();
+    found.sort_unstable();
+    found.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1 && a.2 == b.2);
+    let mut quotes = Vec::with_capacity(found.len());
+    for (start, end, term, field) in found {
+        let Some(matched) = scratch.doc.original(article, start, end, &mut scratch.walk) else {
+            continue;
+        };
+        let sentence = scratch
+            .doc
+            .sentence_text(article, scratch.doc.sentence_at(start));
+        quotes.push(Quote {
+            term,
+            field,
+            matched: matched.to_owned(),
+            sentence: sentence.to_owned(),
+        });
+    }
+    quotes
+}
+
 fn push_evidence<'a>(
-    items: &mut Vec<(&'a str, usize, u32, f64)>,
+    items: &mut Vec<Item<'a>>,
     term: &'a str,
     field: usize,
     count: u32,
@@ -654,7 +832,7 @@ pub(crate) fn tags(taxonomy: &Taxonomy, analysis: &Analysis) -> Vec<TopicTag> {
             label: topic.label.clone(),
             score: score(outcome.raw, topic.threshold),
             iptc: topic.iptc.clone(),
-            evidence: evidence(taxonomy, outcome),
+            evidence: outcome.evidence.clone(),
         });
     }
     for outcome in analysis.topics.iter().filter(|o| o.tagged) {

@@ -55,6 +55,17 @@ pub struct FocusExplanation {
     pub met: bool,
 }
 
+/// A match of a topic's rules as the article writes it, and the sentence that holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchExplanation {
+    /// The term (or group phrase) that matched.
+    pub term: String,
+    /// The article's own text.
+    pub matched: String,
+    pub location: Field,
+    pub sentence: String,
+}
+
 /// One topic's verdict and its reasons.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicExplanation {
@@ -72,6 +83,8 @@ pub struct TopicExplanation {
     pub exclusions: Vec<ExclusionExplanation>,
     /// For a topic with a `focus:` and evidence.
     pub focus: Option<FocusExplanation>,
+    /// Every match of its terms and satisfied groups, in article order.
+    pub matches: Vec<MatchExplanation>,
 }
 
 /// Why an article got each topic or fell short of it. `Display` renders it for people.
@@ -108,6 +121,7 @@ pub fn explain(taxonomy: &Taxonomy, article: &NormalizedArticle) -> Explanation 
             groups: Vec::new(),
             exclusions: Vec::new(),
             focus: None,
+            matches: Vec::new(),
         };
         let Some(outcome) = outcome else {
             // Required groups with no hit at all still explain the verdict.
@@ -181,6 +195,16 @@ pub fn explain(taxonomy: &Taxonomy, article: &NormalizedArticle) -> Explanation 
                 count,
             });
         }
+        explanation.matches = outcome
+            .quotes
+            .iter()
+            .map(|q| MatchExplanation {
+                term: q.term.clone(),
+                matched: q.matched.clone(),
+                location: FIELDS[q.field as usize],
+                sentence: q.sentence.clone(),
+            })
+            .collect();
         explanation.focus = outcome.focus.map(|f| FocusExplanation {
             head: f.head,
             paragraphs: f.paragraphs,
@@ -197,6 +221,36 @@ pub fn explain(taxonomy: &Taxonomy, article: &NormalizedArticle) -> Explanation 
         topics,
         entities: engine::entities(taxonomy, &analysis),
     }
+}
+
+/// Matches shown per topic.
+const MATCHES_SHOWN: usize = 20;
+
+/// Characters of a long sentence shown on either side of the match.
+const CONTEXT_CHARS: usize = 160;
+
+/// The sentence on one line, cut around `matched` when it is long.
+fn sentence_around(sentence: &str, matched: &str) -> String {
+    let line = sentence.split_whitespace().collect::<Vec<_>>().join(" ");
+    let matched = matched.split_whitespace().collect::<Vec<_>>().join(" ");
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= 2 * CONTEXT_CHARS {
+        return line;
+    }
+    let at = line
+        .find(&matched)
+        .map_or(0, |byte| line[..byte].chars().count());
+    let from = at.saturating_sub(CONTEXT_CHARS);
+    let to = (at + matched.chars().count() + CONTEXT_CHARS).min(chars.len());
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[from..to]);
+    if to < chars.len() {
+        out.push('…');
+    }
+    out
 }
 
 fn field_name(field: Field) -> &'static str {
@@ -378,6 +432,19 @@ impl fmt::Display for TopicExplanation {
                 exclusion.count,
                 field_name(exclusion.location)
             )?;
+        }
+        for m in self.matches.iter().take(MATCHES_SHOWN) {
+            writeln!(
+                f,
+                "  matched \"{}\" ({} \"{}\"): {}",
+                m.matched,
+                field_name(m.location),
+                m.term,
+                sentence_around(&m.sentence, &m.matched)
+            )?;
+        }
+        if self.matches.len() > MATCHES_SHOWN {
+            writeln!(f, "  … {} more matches", self.matches.len() - MATCHES_SHOWN)?;
         }
         Ok(())
     }

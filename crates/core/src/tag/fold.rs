@@ -36,13 +36,17 @@ pub(crate) const FIELDS: [Field; 3] = [Field::Title, Field::Lede, Field::Body];
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Paragraph {
     pub field: Field,
+    /// Which body paragraph of the article it is (0 for the title and the lede).
+    pub source: u32,
 }
 
-/// One sentence: where it starts in the folded text and its paragraph.
+/// One sentence: where it starts in the folded text, its paragraph, and where it starts in the
+/// paragraph's original text (so that a match can be shown as the article wrote it).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sentence {
     pub start: u32,
     pub paragraph: u32,
+    pub original: u32,
 }
 
 /// An article folded into one string: every paragraph, title and lede included, followed by a
@@ -68,27 +72,27 @@ impl Document {
     pub fn load(&mut self, article: &NormalizedArticle) {
         self.clear();
         if let Some(title) = &article.title {
-            self.push_paragraph(Field::Title, title);
+            self.push_paragraph(Field::Title, 0, title);
         }
         if let Some(lede) = &article.lede {
-            self.push_paragraph(Field::Lede, lede);
+            self.push_paragraph(Field::Lede, 0, lede);
         }
-        for paragraph in &article.body {
-            self.push_paragraph(Field::Body, paragraph);
+        for (source, paragraph) in article.body.iter().enumerate() {
+            self.push_paragraph(Field::Body, source as u32, paragraph);
         }
     }
 
-    pub fn push_paragraph(&mut self, field: Field, text: &str) {
+    pub fn push_paragraph(&mut self, field: Field, source: u32, text: &str) {
         if text.trim().is_empty() {
             return;
         }
         let paragraph = self.paragraphs.len() as u32;
-        self.paragraphs.push(Paragraph { field });
+        self.paragraphs.push(Paragraph { field, source });
         let mut breaks = Breaks {
             sentences: &mut self.sentences,
             paragraph,
         };
-        breaks.start(self.text.len());
+        breaks.start(self.text.len(), 0);
         fold_text(text, &mut self.text, &mut self.capitals, Some(&mut breaks));
         // Trailing white space was collapsed to one space at most.
         if self.text.ends_with(' ') {
@@ -100,6 +104,57 @@ impl Document {
     /// The sentence holding byte `pos` of the folded text.
     pub fn sentence_at(&self, pos: u32) -> u32 {
         (self.sentences.partition_point(|s| s.start <= pos) as u32).saturating_sub(1)
+    }
+
+    /// The original text of paragraph `paragraph`, as the article holds it.
+    pub fn paragraph_text<'a>(&self, article: &'a NormalizedArticle, paragraph: u32) -> &'a str {
+        let paragraph = self.paragraphs[paragraph as usize];
+        match paragraph.field {
+            Field::Title => article.title.as_deref(),
+            Field::Lede => article.lede.as_deref(),
+            Field::Body => article
+                .body
+                .get(paragraph.source as usize)
+                .map(String::as_str),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The text of `article` that folded to `self.text[start..end]` (a match within one
+    /// sentence), exactly as the article writes it: found by folding the sentence again from its
+    /// start, one character at a time, the way [`fold_text`] does. `None` if the range does not
+    /// lie within one sentence of this article's folding.
+    pub fn original<'a>(
+        &self,
+        article: &'a NormalizedArticle,
+        start: u32,
+        end: u32,
+        walk: &mut Walk,
+    ) -> Option<&'a str> {
+        let sentence = *self.sentences.get(self.sentence_at(start) as usize)?;
+        let text = self.paragraph_text(article, sentence.paragraph);
+        let from = sentence.original as usize;
+        let wanted = (
+            start.checked_sub(sentence.start)? as usize,
+            end.checked_sub(sentence.start)? as usize,
+        );
+        let (a, b) = walk.locate(text.get(from..)?, wanted)?;
+        text.get(from + a..from + b)
+    }
+
+    /// The original text of sentence `sentence`, trimmed.
+    pub fn sentence_text<'a>(&self, article: &'a NormalizedArticle, sentence: u32) -> &'a str {
+        let Some(s) = self.sentences.get(sentence as usize) else {
+            return "";
+        };
+        let text = self.paragraph_text(article, s.paragraph);
+        let end = match self.sentences.get(sentence as usize + 1) {
+            Some(next) if next.paragraph == s.paragraph => next.original as usize,
+            _ => text.len(),
+        };
+        text.get(s.original as usize..end)
+            .unwrap_or_default()
+            .trim()
     }
 
     /// Whether the word just before or just after `start..end` is written in capitals (a
@@ -162,11 +217,64 @@ struct Breaks<'a> {
 }
 
 impl Breaks<'_> {
-    fn start(&mut self, at: usize) {
+    fn start(&mut self, at: usize, original: usize) {
         self.sentences.push(Sentence {
             start: at as u32,
             paragraph: self.paragraph,
+            original: original as u32,
         });
+    }
+}
+
+/// Buffers for [`Document::original`], reused from one match to the next.
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    out: String,
+    capitals: Vec<u32>,
+}
+
+impl Walk {
+    /// Folds `text` one character at a time until its folding covers `wanted` (a range of the
+    /// folding); returns the range of `text` whose characters produced it.
+    fn locate(&mut self, text: &str, wanted: (usize, usize)) -> Option<(usize, usize)> {
+        let (start, end) = wanted;
+        if start >= end {
+            return None;
+        }
+        self.out.clear();
+        self.capitals.clear();
+        let mut from = None;
+        for (i, c) in text.char_indices() {
+            fold_one(c, &mut self.out, &mut self.capitals, 0);
+            let folded = self.out.len();
+            if from.is_none() && folded > start {
+                from = Some(i);
+            }
+            if folded >= end {
+                return from.map(|from| (from, i + c.len_utf8()));
+            }
+        }
+        None
+    }
+}
+
+/// Folds one character as [`fold_text`] does, but for sentence breaks (which only record where
+/// a sentence starts and skip the white space after it, which folds to one space either way).
+fn fold_one(c: char, out: &mut String, capitals: &mut Vec<u32>, start_len: usize) {
+    if !c.is_ascii() {
+        fold_char(c, out, capitals, start_len);
+        return;
+    }
+    let b = c as u8;
+    match b {
+        b'A'..=b'Z' => {
+            capitals.push(out.len() as u32);
+            out.push(char::from(b.to_ascii_lowercase()));
+        }
+        b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'-' | b'_' => {
+            push_space(out, start_len)
+        }
+        _ => out.push(c),
     }
 }
 
@@ -303,7 +411,7 @@ fn fold_text(
                             i += next.len_utf8();
                         }
                         push_space(out, start_len);
-                        breaks.start(out.len());
+                        breaks.start(out.len(), i);
                     }
                 }
             }
@@ -459,7 +567,8 @@ fn ends_sentence(bytes: &[u8], i: usize, terminator: u8) -> bool {
 mod tests {
     use super::*;
 
-    /// The character-by-character folding that [`fold_text`] must agree with.
+    /// The character-by-character folding that [`fold_text`] must agree with (and so
+    /// [`Walk::locate`], which folds with [`fold_one`] too).
     fn fold_text_reference(
         text: &str,
         out: &mut String,
@@ -467,47 +576,32 @@ mod tests {
         mut breaks: Option<&mut Breaks<'_>>,
     ) {
         let bytes = text.as_bytes();
-        // Whether the last character pushed was a space (or nothing was pushed yet for this text),
-        // so runs of white space and dashes collapse to one space and none leads.
         let start_len = out.len();
         let mut chars = text.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
-            if c.is_ascii() {
-                let b = c as u8;
-                match b {
-                    b'a'..=b'z' | b'0'..=b'9' => out.push(c),
-                    b'A'..=b'Z' => {
-                        capitals.push(out.len() as u32);
-                        out.push(char::from(b.to_ascii_lowercase()));
-                    }
-                    b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'-' | b'_' => {
-                        push_space(out, start_len)
-                    }
-                    b'.' | b'!' | b'?' => {
-                        out.push(c);
-                        if let Some(breaks) = breaks.as_deref_mut() {
-                            if ends_sentence(bytes, i, b) {
-                                // The next sentence starts after the white space that follows.
-                                while chars.peek().is_some_and(|&(_, n)| n.is_whitespace()) {
-                                    chars.next();
-                                }
-                                push_space(out, start_len);
-                                breaks.start(out.len());
-                            }
+            if matches!(c, '.' | '!' | '?') {
+                out.push(c);
+                if let Some(breaks) = breaks.as_deref_mut() {
+                    if ends_sentence(bytes, i, c as u8) {
+                        // The next sentence starts after the white space that follows.
+                        while chars.peek().is_some_and(|&(_, n)| n.is_whitespace()) {
+                            chars.next();
                         }
+                        push_space(out, start_len);
+                        let at = chars.peek().map_or(text.len(), |&(j, _)| j);
+                        breaks.start(out.len(), at);
                     }
-                    _ => out.push(c),
                 }
                 continue;
             }
-            fold_char(c, out, capitals, start_len);
+            fold_one(c, out, capitals, start_len);
         }
     }
 
     fn fold_with(
         text: &str,
         fold: fn(&str, &mut String, &mut Vec<u32>, Option<&mut Breaks<'_>>),
-    ) -> (String, Vec<u32>, Vec<u32>) {
+    ) -> (String, Vec<u32>, Vec<(u32, u32)>) {
         let mut out = String::from("x\n");
         let mut capitals = Vec::new();
         let mut sentences = Vec::new();
@@ -516,7 +610,7 @@ mod tests {
             paragraph: 0,
         };
         fold(text, &mut out, &mut capitals, Some(&mut breaks));
-        let starts = sentences.iter().map(|s| s.start).collect();
+        let starts = sentences.iter().map(|s| (s.start, s.original)).collect();
         (out, capitals, starts)
     }
 

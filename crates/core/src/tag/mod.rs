@@ -23,8 +23,8 @@ mod tests;
 use std::sync::Arc;
 
 pub use explain::{
-    ExclusionExplanation, Explanation, FocusExplanation, GroupExplanation, TermExplanation,
-    TopicExplanation, explain,
+    ExclusionExplanation, Explanation, FocusExplanation, GroupExplanation, MatchExplanation,
+    TermExplanation, TopicExplanation, explain,
 };
 pub use taxonomy::{
     DEFAULT_GAZETTEER_YAML, DEFAULT_TAXONOMY_YAML, Taxonomy, TaxonomyError, Window,

@@ -62,11 +62,12 @@ fn topic<'t>(tags: &'t Tags, id: &str) -> &'t TopicTag {
         .unwrap_or_else(|| panic!("no topic `{id}` in {:?}", ids(tags)))
 }
 
-fn evidence(term: &str, count: u32, location: Field) -> Evidence {
+fn evidence(term: &str, count: u32, location: Field, matched: &[&str]) -> Evidence {
     Evidence {
         term: term.to_owned(),
         count,
         location,
+        matched: matched.iter().map(|m| (*m).to_owned()).collect(),
     }
 }
 
@@ -112,7 +113,7 @@ fn a_term_weighing_less_than_the_threshold_does_not_tag_and_a_heavier_one_does()
     assert_eq!(topic(&tags, "harbour-heavy").score, 0.727);
     assert_eq!(
         topic(&tags, "harbour").evidence,
-        [evidence("harbour", 1, Field::Body)]
+        [evidence("harbour", 1, Field::Body, &["harbour"])]
     );
 }
 
@@ -137,8 +138,8 @@ fn more_evidence_scores_higher_and_the_weightier_term_comes_first() {
     assert_eq!(
         topic(&tags, "harbour").evidence,
         [
-            evidence("harbour", 1, Field::Body),
-            evidence("boat", 1, Field::Body)
+            evidence("harbour", 1, Field::Body, &["harbour"]),
+            evidence("boat", 1, Field::Body, &["boat"])
         ]
     );
 }
@@ -315,7 +316,7 @@ fn a_term_in_the_title_or_lede_passes_where_in_the_body_it_does_not() {
     assert_eq!(ids(&lede_tags), ["kyiv"]);
     assert_eq!(
         topic(&lede_tags, "kyiv").evidence,
-        [evidence("Kyiv", 1, Field::Lede)]
+        [evidence("Kyiv", 1, Field::Lede, &["Kyiv"])]
     );
     // Title (×2): 2.5 · log2(3) = 3.96.
     let in_title = article(Some("Kyiv is quiet"), Some("A day."), &["A day."]);
@@ -323,7 +324,7 @@ fn a_term_in_the_title_or_lede_passes_where_in_the_body_it_does_not() {
     assert_eq!(ids(&title_tags), ["kyiv"]);
     assert_eq!(
         topic(&title_tags, "kyiv").evidence,
-        [evidence("Kyiv", 1, Field::Title)]
+        [evidence("Kyiv", 1, Field::Title, &["Kyiv"])]
     );
     assert!(topic(&title_tags, "kyiv").score > topic(&lede_tags, "kyiv").score);
 }
@@ -347,12 +348,12 @@ topics:
     let tags = tag(&taxonomy, &body(&["Kiev was quiet."]));
     assert_eq!(
         topic(&tags, "kyiv").evidence,
-        [evidence("Kyiv", 1, Field::Body)]
+        [evidence("Kyiv", 1, Field::Body, &["Kiev"])]
     );
     let tags = tag(&taxonomy, &body(&["Kiev, now spelt Kyiv, or Kyjiw."]));
     assert_eq!(
         topic(&tags, "kyiv").evidence,
-        [evidence("Kyiv", 3, Field::Body)]
+        [evidence("Kyiv", 3, Field::Body, &["Kiev", "Kyiv", "Kyjiw"])]
     );
     assert!(
         tag(&taxonomy, &body(&["Lviv was quiet."]))
@@ -393,6 +394,73 @@ fn diacritics_are_ignored_in_articles_and_in_rules() {
         .collect();
     terms.sort_unstable();
     assert_eq!(terms, ["Kyiv", "Zelenskyy"]);
+    // The evidence shows the article's own spelling.
+    let matched: Vec<&str> = topic(&tags, "war")
+        .evidence
+        .iter()
+        .flat_map(|e| e.matched.iter().map(String::as_str))
+        .collect();
+    assert_eq!(matched.len(), 2, "{matched:?}");
+    assert!(
+        matched.contains(&"KYÏV") && matched.contains(&"Zelenskyy"),
+        "{matched:?}"
+    );
+}
+
+#[test]
+fn evidence_shows_the_text_that_matched_in_order_of_first_occurrence() {
+    let taxonomy = taxonomy(
+        "
+entities: []
+topics:
+  - id: war
+    label: War
+    threshold: 3
+    terms:
+      - {term: war in Ukraine, weight: 4, aliases: [Ukraine war]}
+",
+    );
+    let text = "The WAR \u{2013} in\nUkraine goes on. The Ukraine-war, the war in Ukraine, \
+                the Ukraine war and the UKRAINE WAR.";
+    let tags = tag(&taxonomy, &body(&[text]));
+    let evidence = &topic(&tags, "war").evidence;
+    assert_eq!(evidence.len(), 1);
+    // Five matches, three forms kept: as written, first occurrence first.
+    assert_eq!(evidence[0].count, 5);
+    assert_eq!(
+        evidence[0].matched,
+        ["WAR \u{2013} in\nUkraine", "Ukraine-war", "war in Ukraine"]
+    );
+    for form in &evidence[0].matched {
+        assert!(text.contains(form.as_str()), "{form:?}");
+    }
+    // A group's phrases show their own text too, and `explain` quotes each match's sentence.
+    let taxonomy = ties("sentence");
+    let article = body(&["Talks ended. BEIJING and Moscow held talks on Monday."]);
+    let tags = tag(&taxonomy, &article);
+    let beijing = topic(&tags, "ties")
+        .evidence
+        .iter()
+        .find(|e| e.term == "Beijing")
+        .unwrap();
+    assert_eq!(beijing.matched, ["BEIJING"]);
+    let explanation = explain(&taxonomy, &article);
+    let ties = explanation.topics.iter().find(|t| t.id == "ties").unwrap();
+    assert!(
+        ties.matches
+            .iter()
+            .any(|m| m.matched == "BEIJING"
+                && m.sentence == "BEIJING and Moscow held talks on Monday."),
+        "{:?}",
+        ties.matches
+    );
+    let shown = explanation.to_string();
+    assert!(
+        shown.contains(
+            "matched \"BEIJING\" (body \"Beijing\"): BEIJING and Moscow held talks on Monday."
+        ),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use newsflow_core::Taxonomy;
@@ -69,9 +69,66 @@ pub fn paragraphs(text: &str) -> Vec<String> {
     out
 }
 
+/// The `.txt` files of `bbc-2005/` (its five classes) and `ukraine-war/` with their sizes,
+/// relative to the corpus: folder by folder, sorted by name within each.
+pub fn english_corpus_files(corpus: &Path) -> Vec<(String, u64)> {
+    let mut dirs: Vec<String> = ["business", "entertainment", "politics", "sport", "tech"]
+        .iter()
+        .map(|class| format!("bbc-2005/{class}"))
+        .collect();
+    dirs.push("ukraine-war".to_owned());
+    let mut all = Vec::new();
+    for dir in dirs {
+        let mut files: Vec<(String, u64)> = std::fs::read_dir(corpus.join(&dir))
+            .unwrap_or_else(|err| panic!("{dir}: {err}"))
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "txt"))
+            .map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let len = entry.metadata().map_or(0, |m| m.len());
+                (format!("{dir}/{name}"), len)
+            })
+            .collect();
+        files.sort();
+        all.extend(files);
+    }
+    all
+}
+
+/// The article with its first body paragraph as its lede, so that title, lede and body are all
+/// used.
+pub fn with_lede(mut article: NormalizedArticle) -> NormalizedArticle {
+    if !article.body.is_empty() {
+        article.lede = Some(article.body.remove(0));
+    }
+    article
+}
+
+/// The titles of `headlines-2022/headlines.json`, read once.
+fn headlines(corpus: &Path) -> &'static [String] {
+    static TITLES: OnceLock<Vec<String>> = OnceLock::new();
+    TITLES.get_or_init(|| {
+        let path = corpus.join("headlines-2022/headlines.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+        let items: Vec<serde_json::Value> = serde_json::from_str(&text).expect("a JSON array");
+        items
+            .iter()
+            .map(|item| item["title"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    })
+}
+
 /// A corpus file as an article: for `bbc-2005/` the first line is the title and the rest the
-/// body; for `ukraine-war/` every paragraph is body and there is no title.
+/// body; for `ukraine-war/` every paragraph is body and there is no title; for
+/// `headlines-2022/headlines.json#N` (the N-th item, from 0) the headline is the title and there
+/// is no body.
 pub fn corpus_article(corpus: &Path, relative: &str) -> NormalizedArticle {
+    if let Some(index) = relative.strip_prefix("headlines-2022/headlines.json#") {
+        let index: usize = index.parse().expect("a headline number");
+        let title = &headlines(corpus)[index];
+        return article(relative, Some(title), None, &[]);
+    }
     let bytes = std::fs::read(corpus.join(relative))
         .unwrap_or_else(|err| panic!("cannot read {relative}: {err}"));
     let text = String::from_utf8_lossy(&bytes);
