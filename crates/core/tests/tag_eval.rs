@@ -9,11 +9,20 @@
 //!
 //! Prints precision, recall and F1 per topic on both halves (`--nocapture`), and the tune
 //! half's mistakes by path. Asserts on the held-out half: F1 ≥ 0.90 for `ukraine-war`, ≥ 0.80
-//! for `china-russia-relations`, and a false-positive rate ≤ 1 % among labelled negatives
+//! for `china-russia-relations`, precision and recall no lower than before the other topics were
+//! reworked, and (ignored: not met yet) a false-positive rate ≤ 1 % among labelled negatives
 //! (both topics pooled, and each topic on its own).
 //!
+//! `tests/fixtures/tag/topic-labels.csv` labels, the same way, articles for each of the other
+//! topics of the default taxonomy (one row per article and topic; headlines of
+//! `headlines-2022/` too, as title-only articles). For these the test prints precision, recall
+//! and F1 per topic on both halves, and asserts on the held-out half: precision ≥ 0.90 and
+//! recall ≥ 0.80 for every topic with at least 10 held-out positives, except the topics listed
+//! in [`BELOW_TARGET`], which must keep the figures they reach now.
+//!
 //! `NEWSFLOW_TAXONOMY=path.yaml` evaluates another taxonomy file without rebuilding;
-//! `TAG_EVAL_EXPLAIN=1` prints the explanation of every tune-half mistake.
+//! `TAG_EVAL_EXPLAIN=1` prints the explanation of every tune-half mistake (`TAG_EVAL_TOPIC=id`:
+//! only that topic's).
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
 
@@ -32,36 +41,54 @@ struct Label {
     truth: [bool; 2],
 }
 
-fn labels() -> Vec<Label> {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tag/labels.csv");
-    let text = std::fs::read_to_string(&file).expect("labels.csv is readable");
+/// The rows of a labels file of `tests/fixtures/tag/`, after its header (checked), each split
+/// into its `columns` fields.
+fn rows(name: &str, header: &str, columns: usize) -> Vec<Vec<String>> {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tag")
+        .join(name);
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|err| panic!("{name}: {err}"));
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next(),
-        Some("path,split,ukraine_war,china_russia_relations"),
-        "labels.csv header"
-    );
+    assert_eq!(lines.next(), Some(header), "{name} header");
     lines
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let cols: Vec<&str> = line.split(',').collect();
-            assert_eq!(cols.len(), 4, "bad line in labels.csv: {line}");
-            let flag = |s: &str| match s {
-                "1" => true,
-                "0" => false,
-                other => panic!("bad label {other:?} in: {line}"),
-            };
-            Label {
-                path: cols[0].to_owned(),
-                holdout: match cols[1] {
-                    "holdout" => true,
-                    "tune" => false,
-                    other => panic!("bad split {other:?} in: {line}"),
-                },
-                truth: [flag(cols[2]), flag(cols[3])],
-            }
+            let cols: Vec<String> = line.split(',').map(str::to_owned).collect();
+            assert_eq!(cols.len(), columns, "bad line in {name}: {line}");
+            cols
         })
         .collect()
+}
+
+fn flag(s: &str) -> bool {
+    match s {
+        "1" => true,
+        "0" => false,
+        other => panic!("bad label {other:?}"),
+    }
+}
+
+fn holdout(split: &str) -> bool {
+    match split {
+        "holdout" => true,
+        "tune" => false,
+        other => panic!("bad split {other:?}"),
+    }
+}
+
+fn labels() -> Vec<Label> {
+    rows(
+        "labels.csv",
+        "path,split,ukraine_war,china_russia_relations",
+        4,
+    )
+    .into_iter()
+    .map(|cols| Label {
+        holdout: holdout(&cols[1]),
+        truth: [flag(&cols[2]), flag(&cols[3])],
+        path: cols[0].clone(),
+    })
+    .collect()
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -73,6 +100,14 @@ struct Counts {
 }
 
 impl Counts {
+    fn add(&mut self, truth: bool, predicted: bool) {
+        match (truth, predicted) {
+            (true, true) => self.tp += 1,
+            (false, true) => self.fp += 1,
+            (true, false) => self.fn_ += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
     fn precision(&self) -> f64 {
         if self.tp + self.fp == 0 {
             1.0
@@ -122,13 +157,7 @@ fn evaluate(labels: &[Label]) -> [[Counts; 2]; 2] {
         let split = usize::from(label.holdout);
         for (t, topic) in TOPICS.iter().enumerate() {
             let predicted = tags.topics.iter().any(|tag| tag.id == *topic);
-            let c = &mut counts[split][t];
-            match (label.truth[t], predicted) {
-                (true, true) => c.tp += 1,
-                (false, true) => c.fp += 1,
-                (true, false) => c.fn_ += 1,
-                (false, false) => c.tn += 1,
-            }
+            counts[split][t].add(label.truth[t], predicted);
             if !label.holdout && label.truth[t] != predicted {
                 let kind = if predicted {
                     "false positive"
@@ -170,12 +199,15 @@ fn evaluate(labels: &[Label]) -> [[Counts; 2]; 2] {
             );
         }
     }
+    print_mistakes(&mistakes);
+    counts
+}
+
+fn print_mistakes(mistakes: &[String]) {
     println!("tune-half mistakes:");
-    for mistake in &mistakes {
+    for mistake in mistakes {
         println!("  {mistake}");
     }
-
-    counts
 }
 
 #[test]
@@ -207,6 +239,17 @@ fn labelled_corpus_articles_are_tagged_as_labelled() {
         "china-russia-relations held-out F1 {:.3} < 0.80",
         holdout[1].f1()
     );
+    // And no worse than before the other topics were reworked (issue 27): P 0.976 R 0.964
+    // and P 0.846 R 0.880 (floors a little below, for rounding).
+    for (t, (precision, recall)) in [(0.975, 0.964), (0.846, 0.880)].into_iter().enumerate() {
+        assert!(
+            holdout[t].precision() >= precision && holdout[t].recall() >= recall,
+            "{}: held-out P {:.3} R {:.3} below P {precision} R {recall}",
+            TOPICS[t],
+            holdout[t].precision(),
+            holdout[t].recall()
+        );
+    }
 }
 
 /// Not met yet (issue 6 stays open): the default taxonomy still tags some articles that mention
@@ -236,4 +279,160 @@ fn held_out_false_positive_rate_is_at_most_one_percent() {
             100.0 * holdout[t].fp_rate()
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The other topics (`topic-labels.csv`).
+
+/// Held-out targets for a topic with at least [`MIN_POSITIVES`] held-out positives.
+const TARGET_PRECISION: f64 = 0.90;
+const TARGET_RECALL: f64 = 0.80;
+const MIN_POSITIVES: u32 = 10;
+
+/// Topics that miss the held-out targets, with the precision and recall they reach now (a
+/// floor: the taxonomy must not get worse on them). Topics with fewer than [`MIN_POSITIVES`]
+/// held-out positives are listed here too, so that their figures are kept. Measured with
+/// taxonomy 2024.1 as of issue 27; the others (`climate-change`, `journalist-safety`,
+/// `taiwan-tensions`) meet the targets.
+const BELOW_TARGET: &[(&str, f64, f64)] = &[
+    ("cyber-security", 0.859, 0.948),
+    ("elections", 0.868, 0.825),
+    ("energy-security", 0.884, 0.676),
+    ("israel-gaza-war", 0.833, 0.909),
+    ("migration-asylum", 0.826, 0.826),
+    ("public-health", 0.833, 1.0),
+    ("sanctions", 0.875, 0.893),
+    ("terrorism", 0.75, 0.964),
+    // Fewer than 10 held-out positives: the corpus has few stories on these.
+    ("north-korea-nuclear", 1.0, 1.0),
+    ("territorial-disputes", 1.0, 0.75),
+    ("trade-policy", 0.642, 1.0),
+];
+
+struct TopicLabel {
+    path: String,
+    holdout: bool,
+    topic: String,
+    about: bool,
+}
+
+fn topic_labels() -> Vec<TopicLabel> {
+    rows("topic-labels.csv", "path,split,topic,about", 4)
+        .into_iter()
+        .map(|cols| TopicLabel {
+            holdout: holdout(&cols[1]),
+            about: flag(&cols[3]),
+            topic: cols[2].clone(),
+            path: cols[0].clone(),
+        })
+        .collect()
+}
+
+/// Tags every article of `topic-labels.csv` once; counts per topic and split (0: tune,
+/// 1: held out).
+fn evaluate_topics(labels: &[TopicLabel]) -> Vec<(String, [Counts; 2])> {
+    let corpus = newsflow_testkit::corpus_dir();
+    let taxonomy = tag_common::taxonomy();
+    let mut stage = TagStage::new(taxonomy.clone());
+    let mut topics: Vec<String> = labels.iter().map(|l| l.topic.clone()).collect();
+    topics.sort();
+    topics.dedup();
+    let mut counts: Vec<(String, [Counts; 2])> = topics
+        .iter()
+        .map(|t| (t.clone(), [Counts::default(); 2]))
+        .collect();
+    let mut tagged: std::collections::HashMap<&str, Vec<String>> = Default::default();
+    let only = std::env::var("TAG_EVAL_TOPIC").ok();
+    let mut mistakes: Vec<String> = Vec::new();
+    for label in labels {
+        let article = tag_common::corpus_article(&corpus, &label.path);
+        let ids = tagged.entry(&label.path).or_insert_with(|| {
+            stage
+                .tag(&article)
+                .topics
+                .into_iter()
+                .map(|t| t.id)
+                .collect()
+        });
+        let predicted = ids.contains(&label.topic);
+        let entry = counts.iter_mut().find(|(t, _)| *t == label.topic).unwrap();
+        entry.1[usize::from(label.holdout)].add(label.about, predicted);
+        if !label.holdout && label.about != predicted {
+            if only.as_deref().is_some_and(|o| o != label.topic) {
+                continue;
+            }
+            let kind = if predicted {
+                "false positive"
+            } else {
+                "false negative"
+            };
+            let title = article.title.as_deref().unwrap_or("");
+            mistakes.push(format!("{kind} {}: {} {title}", label.topic, label.path));
+            if std::env::var_os("TAG_EVAL_EXPLAIN").is_some() {
+                let mut explanation = explain(&taxonomy, &article);
+                explanation.topics.retain(|t| t.id == label.topic);
+                println!("--- {kind} {}: {}\n{explanation}", label.topic, label.path);
+            }
+        }
+    }
+    println!("taxonomy {}", taxonomy.version());
+    for (split, name) in ["tune", "holdout"].iter().enumerate() {
+        println!("{name}:");
+        for (topic, c) in &counts {
+            let c = c[split];
+            println!(
+                "  {topic:<24} P {:.3}  R {:.3}  F1 {:.3}  (tp {} fp {} fn {} tn {}; {} positives)",
+                c.precision(),
+                c.recall(),
+                c.f1(),
+                c.tp,
+                c.fp,
+                c.fn_,
+                c.tn,
+                c.tp + c.fn_
+            );
+        }
+    }
+    print_mistakes(&mistakes);
+    counts
+}
+
+#[test]
+fn every_topic_of_the_default_taxonomy_is_tagged_as_labelled() {
+    let labels = topic_labels();
+    let counts = evaluate_topics(&labels);
+    // Every topic with rules of its own is labelled here or in labels.csv.
+    let taxonomy = tag_common::taxonomy();
+    for id in taxonomy.topic_ids() {
+        if TOPICS.contains(&id) || id == "international-relations" {
+            continue;
+        }
+        assert!(
+            counts.iter().any(|(t, _)| t == id),
+            "topic {id} has no labels in topic-labels.csv"
+        );
+    }
+    let mut missed = Vec::new();
+    for (topic, c) in &counts {
+        let holdout = c[1];
+        let positives = holdout.tp + holdout.fn_;
+        let (precision, recall) = match BELOW_TARGET.iter().find(|(t, _, _)| t == topic) {
+            Some(&(_, p, r)) => (p, r),
+            None => {
+                assert!(
+                    positives >= MIN_POSITIVES,
+                    "{topic}: {positives} held-out positives; list it in BELOW_TARGET"
+                );
+                (TARGET_PRECISION, TARGET_RECALL)
+            }
+        };
+        if holdout.precision() < precision || holdout.recall() < recall {
+            missed.push(format!(
+                "{topic}: held-out P {:.3} R {:.3}, needed P {precision:.3} R {recall:.3}",
+                holdout.precision(),
+                holdout.recall()
+            ));
+        }
+    }
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
 }
