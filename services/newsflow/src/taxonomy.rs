@@ -27,6 +27,9 @@ pub fn check(args: &TaxonomyCheckArgs) -> anyhow::Result<bool> {
                 taxonomy.topic_ids().len(),
                 taxonomy.topic_ids().join(", ")
             );
+            for warning in taxonomy.warnings() {
+                println!("{}:{warning} (warning)", args.file.display());
+            }
             Ok(true)
         }
         Err(errors) => {

@@ -189,6 +189,7 @@ pub struct Taxonomy {
     pub(crate) term_count: usize,
     pub(crate) entities: Vec<EntityDef>,
     pub(crate) matcher: Matcher,
+    warnings: Vec<TaxonomyError>,
 }
 
 impl fmt::Debug for Taxonomy {
@@ -255,14 +256,26 @@ impl Taxonomy {
                 format!("sha256:{}", &hex::encode(hasher.finalize())[..16])
             }
         };
-        compile(version, spec.language, spec.topics, entities).map_err(|reason| {
-            vec![TaxonomyError {
-                line: 1,
-                column: None,
-                path: String::new(),
-                reason,
-            }]
-        })
+        let warnings = spec.warnings;
+        let mut taxonomy =
+            compile(version, spec.language, spec.topics, entities).map_err(|reason| {
+                vec![TaxonomyError {
+                    line: 1,
+                    column: None,
+                    path: String::new(),
+                    reason,
+                }]
+            })?;
+        taxonomy.warnings = warnings;
+        Ok(taxonomy)
+    }
+
+    /// What is valid but likely wrong, each with its line: a term or alias of one word that is
+    /// a common English word (a stop word), matched in any case: it tags stories that use the
+    /// word in passing or in another sense. A case-sensitive term, a negative weight, or the
+    /// word as an item of a co-occurrence group is not warned about.
+    pub fn warnings(&self) -> &[TaxonomyError] {
+        &self.warnings
     }
 
     /// The taxonomy's `version:`, else `sha256:` and the start of a hash of the file(s).
@@ -352,6 +365,7 @@ struct Spec {
     language: String,
     topics: Vec<TopicSpec>,
     entities: Option<Vec<EntitySpec>>,
+    warnings: Vec<TaxonomyError>,
 }
 
 const ROOT_FIELDS: &[&str] = &["version", "language", "defaults", "topics", "entities"];
@@ -378,6 +392,7 @@ const ENTITY_FIELDS: &[&str] = &["name", "id", "type", "aliases", "case_sensitiv
 struct Walker {
     locator: Locator,
     errors: Vec<TaxonomyError>,
+    warnings: Vec<TaxonomyError>,
 }
 
 fn child(path: &str, key: &str) -> String {
@@ -421,6 +436,26 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 impl Walker {
+    /// Warns about the one-word phrases among `phrases` (at `paths`) that are common words.
+    fn warn_common_words(&mut self, phrases: &[(&String, String)]) {
+        let common = stop_words::lookup("en").unwrap_or_default();
+        for (phrase, path) in phrases {
+            let folded = fold_phrase(phrase);
+            if !folded.contains(' ') && common.contains(&folded.as_str()) {
+                let (line, column) = self.locator.position(path);
+                self.warnings.push(TaxonomyError {
+                    line,
+                    column: Some(column),
+                    path: path.clone(),
+                    reason: format!(
+                        "`{phrase}` is a common word and matches in any story; make it a phrase, \
+                         `case_sensitive: true`, or an item of a group that pins its sense"
+                    ),
+                });
+            }
+        }
+    }
+
     fn error(&mut self, path: &str, reason: impl Into<String>) {
         let (line, column) = self.locator.position(path);
         self.errors.push(TaxonomyError {
@@ -614,6 +649,7 @@ impl Walker {
             }
         };
         let mut aliases = Vec::new();
+        let mut alias_paths = Vec::new();
         if let Some(v) = mapping.get("aliases") {
             let aliases_path = child(path, "aliases");
             if let Some(items) = self.list(v, &aliases_path) {
@@ -622,6 +658,7 @@ impl Walker {
                     if let Some(alias) = self.string(alias, &alias_path) {
                         if let Some(alias) = self.phrase_text(alias, case_sensitive, &alias_path) {
                             aliases.push(alias);
+                            alias_paths.push(alias_path);
                         }
                     }
                 }
@@ -642,6 +679,14 @@ impl Walker {
             }
             None => Some(1.0),
         };
+        if weighted && !case_sensitive && weight.is_some_and(|w| w > 0.0) {
+            let mut phrases: Vec<(&String, String)> =
+                aliases.iter().zip(alias_paths).collect::<Vec<_>>();
+            if let Some(term) = &term {
+                phrases.insert(0, (term, child(path, "term")));
+            }
+            self.warn_common_words(&phrases);
+        }
         Some((
             PhraseSpec {
                 term: term?,
@@ -1028,11 +1073,16 @@ fn parse(text: &str) -> Result<Spec, Vec<TaxonomyError>> {
     let mut walker = Walker {
         locator: Locator::new(text),
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     let spec = walk(&mut walker, &value);
     let mut errors = walker.errors;
     match spec {
-        Some(spec) if errors.is_empty() => Ok(spec),
+        Some(mut spec) if errors.is_empty() => {
+            spec.warnings = walker.warnings;
+            spec.warnings.sort_by_key(|e| (e.line, e.column));
+            Ok(spec)
+        }
         _ => {
             if errors.is_empty() {
                 errors.push(TaxonomyError {
@@ -1213,6 +1263,7 @@ fn walk(w: &mut Walker, value: &Value) -> Option<Spec> {
         language,
         topics,
         entities,
+        warnings: Vec::new(),
     })
 }
 
@@ -1380,6 +1431,7 @@ fn compile(
         group_index,
         term_count,
         entities,
+        warnings: Vec::new(),
         matcher: Matcher {
             automaton,
             patterns: table.patterns,

@@ -819,3 +819,41 @@ topics:
         (6, "topics[0].focus.paragraphs")
     );
 }
+
+#[test]
+fn a_one_word_term_that_is_a_common_word_is_warned_about_unless_pinned() {
+    let taxonomy = taxonomy(
+        "
+entities: []
+topics:
+  - id: home
+    label: Home
+    terms:
+      - {term: home, weight: 2, aliases: [Home Office, housing, Why]}
+      - {term: US, case_sensitive: true}
+      - {term: can, weight: -1}
+    groups:
+      - name: pinned
+        all: [[may], [harbour]]
+",
+    );
+    let warnings: Vec<String> = taxonomy
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("7:10:") && warnings[0].contains("topics[0].terms[0].term: `home`"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("aliases[2]: `Why` is a common word"),
+        "{warnings:?}"
+    );
+    assert!(
+        Taxonomy::default().warnings().is_empty(),
+        "{:?}",
+        Taxonomy::default().warnings()
+    );
+}
