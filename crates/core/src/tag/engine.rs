@@ -257,7 +257,7 @@ pub(crate) fn analyze(
             .sort_unstable_by_key(|h| (h.group, h.window, h.slot));
         for i in 0..scratch.touched_topics.len() {
             let topic = scratch.touched_topics[i] as usize;
-            let mut outcome = score_topic(taxonomy, scratch, topic);
+            let mut outcome = score_topic(taxonomy, scratch, topic, detail);
             if outcome.tagged {
                 outcome.evidence = evidence(taxonomy, &outcome, scratch, article);
             }
@@ -375,9 +375,18 @@ fn search_dfa(dfa: &DFA, text: &[u8], found: &mut Vec<(StateID, u32)>) {
 /// Turns matches into term counts, group window hits, exclusions and entity mentions.
 fn collect(taxonomy: &Taxonomy, scratch: &mut Scratch) {
     let mut entity_end = 0u32;
+    // Hits come in order of their start, so the sentence holding each is found by walking on
+    // from the last one's.
+    let mut sentence = 0u32;
     for h in 0..scratch.hits.len() {
         let hit = scratch.hits[h];
-        let sentence = scratch.doc.sentence_at(hit.start);
+        let sentences = &scratch.doc.sentences;
+        while sentences
+            .get(sentence as usize + 1)
+            .is_some_and(|next| next.start <= hit.start)
+        {
+            sentence += 1;
+        }
         let paragraph = scratch.doc.sentences[sentence as usize].paragraph;
         let field = field_index(scratch.doc.paragraphs[paragraph as usize].field) as u8;
         for variant in &taxonomy.matcher.patterns[hit.pattern as usize].variants {
@@ -453,7 +462,14 @@ fn collect(taxonomy: &Taxonomy, scratch: &mut Scratch) {
     }
 }
 
-fn score_topic(taxonomy: &Taxonomy, scratch: &Scratch, topic_index: usize) -> TopicOutcome {
+/// Scores a topic; its focus is only looked at when it could change the verdict (the raw score
+/// reaches the threshold) or with `detail`.
+fn score_topic(
+    taxonomy: &Taxonomy,
+    scratch: &Scratch,
+    topic_index: usize,
+    detail: bool,
+) -> TopicOutcome {
     let topic = &taxonomy.topics[topic_index];
     let mut raw = 0.0;
     let mut terms = Vec::new();
@@ -506,6 +522,7 @@ fn score_topic(taxonomy: &Taxonomy, scratch: &Scratch, topic_index: usize) -> To
     }
     let focus = topic
         .focus
+        .filter(|_| detail || raw >= topic.threshold)
         .map(|focus| focus_outcome(taxonomy, scratch, topic_index, focus, &groups));
     let tagged = raw > 0.0
         && raw >= topic.threshold
