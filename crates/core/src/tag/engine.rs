@@ -691,17 +691,21 @@ fn evidence(
             .then(a.0.cmp(b.0))
     });
     items.truncate(MAX_EVIDENCE);
+    // Every match once, by position: (label, field, start, end).
+    let mut all: Vec<(&str, u8, u32, u32)> = matches(taxonomy, outcome, scratch)
+        .map(|m| (m.label, m.field, m.start, m.end))
+        .collect();
+    all.sort_unstable_by_key(|m| (m.2, m.3));
     let mut spans = Vec::new();
     items
         .into_iter()
         .map(|(term, field, count, _)| {
             spans.clear();
             spans.extend(
-                matches(taxonomy, outcome, scratch)
-                    .filter(|m| m.label == term && m.field == field as u8)
-                    .map(|m| (m.start, m.end)),
+                all.iter()
+                    .filter(|m| m.0 == term && m.1 == field as u8)
+                    .map(|m| (m.2, m.3)),
             );
-            spans.sort_unstable();
             Evidence {
                 term: term.to_owned(),
                 count,
@@ -721,11 +725,11 @@ struct Match<'a> {
 }
 
 /// Every match of a topic with positive weight: its terms' and its satisfied groups'.
-fn matches<'a>(
-    taxonomy: &'a Taxonomy,
-    outcome: &'a TopicOutcome,
-    scratch: &'a Scratch,
-) -> impl Iterator<Item = Match<'a>> + 'a {
+fn matches<'t, 's>(
+    taxonomy: &'t Taxonomy,
+    outcome: &'s TopicOutcome,
+    scratch: &'s Scratch,
+) -> impl Iterator<Item = Match<'t>> + use<'t, 's> {
     let topic = &taxonomy.topics[outcome.topic];
     let doc = &scratch.doc;
     let terms = scratch

@@ -138,6 +138,14 @@ impl Document {
             start.checked_sub(sentence.start)? as usize,
             end.checked_sub(sentence.start)? as usize,
         );
+        // Most sentences fold letter for letter (ASCII, single spaces): then the match is where
+        // its folding is. Else fold the sentence again up to the match.
+        let folded = self.text.get(start as usize..end as usize)?;
+        if let Some(same) = text.get(from + wanted.0..from + wanted.1) {
+            if same.eq_ignore_ascii_case(folded) {
+                return Some(same);
+            }
+        }
         let (a, b) = walk.locate(text.get(from..)?, wanted)?;
         text.get(from + a..from + b)
     }
