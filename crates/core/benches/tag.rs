@@ -5,7 +5,8 @@
 //! files: first line the title; the first paragraph is the lede, the rest the body). Each
 //! article goes through `TagStage::tag` with the compiled-in taxonomy and gazetteer.
 //! Target: ≥ 50,000 articles/s per core. Measured on a 2-core VM (AMD EPYC): ≈ 60,000
-//! articles/s, ≈ 165 MB/s.
+//! articles/s, ≈ 165 MB/s; with the reworked taxonomy and `matched` evidence (issue 27),
+//! ≈ 64,000 articles/s, ≈ 170 MB/s (a busy machine: load 2-3 from other builds).
 //!
 //! The batch is measured twice, once counted in articles (`Throughput::Elements`) and once in
 //! bytes of title, lede and body (`Throughput::Bytes`).
