@@ -27,6 +27,7 @@ use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, PatternID};
 
 use super::fold::{BODY, Document, FIELDS, Walk, field_index, is_word_char};
+use super::model::{self, ModelOutcome, ModelScratch};
 use super::taxonomy::{Automaton, Focus, Taxonomy, Use};
 use crate::event::{Entity, Evidence, NormalizedArticle, TopicTag};
 
@@ -98,6 +99,7 @@ pub(crate) struct Scratch {
     walk: Walk,
     entity_counts: Vec<u32>,
     touched_entities: Vec<u32>,
+    model: ModelScratch,
 }
 
 /// What one term contributed.
@@ -153,6 +155,8 @@ pub(crate) struct TopicOutcome {
     pub evidence: Vec<Evidence>,
     /// With `detail`: every match of the topic's terms and satisfied groups, in article order.
     pub quotes: Vec<Quote>,
+    /// The model's verdict, for a topic of the model that the rules tag (or with `detail`).
+    pub model: Option<ModelOutcome>,
 }
 
 /// One match of a topic's rules, as the article writes it, with its sentence.
@@ -219,6 +223,7 @@ impl Scratch {
             self.entity_counts[e as usize] = 0;
         }
         self.touched_entities.clear();
+        self.model.reset();
     }
 
     fn touch_topic(&mut self, topic: u32) {
@@ -238,6 +243,9 @@ pub(crate) fn analyze(
     detail: bool,
 ) -> Analysis {
     scratch.prepare(taxonomy);
+    if let Some(learned) = &taxonomy.model {
+        scratch.model.prepare(learned);
+    }
     scratch.doc.load(article);
     find_hits(taxonomy, scratch);
     let topics_apply = language_applies(article.language.as_deref(), taxonomy.language());
@@ -258,8 +266,35 @@ pub(crate) fn analyze(
         for i in 0..scratch.touched_topics.len() {
             let topic = scratch.touched_topics[i] as usize;
             let mut outcome = score_topic(taxonomy, scratch, topic, detail);
+            // The model can only veto: it is asked about what the rules tag.
+            let topic_model = taxonomy.topic_models.get(topic).copied().flatten();
+            let learned = taxonomy.model.as_deref().zip(topic_model);
+            if let Some((learned, m)) = learned.filter(|_| outcome.tagged || detail) {
+                let verdict = model::score(learned, m, &scratch.model);
+                outcome.tagged &= verdict.passes();
+                outcome.model = Some(verdict);
+            }
             if outcome.tagged {
                 outcome.evidence = evidence(taxonomy, &outcome, scratch, article);
+                if let (Some(verdict), Some((learned, _))) = (&outcome.model, learned) {
+                    let items = model::evidence(
+                        learned,
+                        verdict,
+                        &scratch.doc,
+                        &scratch.model,
+                        article,
+                        &mut scratch.walk,
+                    );
+                    for item in items {
+                        if !outcome
+                            .evidence
+                            .iter()
+                            .any(|e| e.term.eq_ignore_ascii_case(&item.term))
+                        {
+                            outcome.evidence.push(item);
+                        }
+                    }
+                }
             }
             if detail {
                 outcome.quotes = quotes(taxonomy, &outcome, scratch, article);
@@ -445,6 +480,11 @@ fn collect(taxonomy: &Taxonomy, scratch: &mut Scratch) {
                             .push(ExclusionHit { topic, item, field });
                         scratch.touch_topic(topic);
                     }
+                    Use::Model { slot } => {
+                        scratch
+                            .model
+                            .hit(slot, usize::from(field), hit.start, hit.end);
+                    }
                     Use::Entity { entity } => {
                         // Overlapping aliases (`President Xi`, `Xi`) are one mention.
                         if hit.start < entity_end {
@@ -539,6 +579,7 @@ fn score_topic(
         focus,
         evidence: Vec::new(),
         quotes: Vec::new(),
+        model: None,
     }
 }
 

@@ -16,6 +16,7 @@ mod engine;
 mod explain;
 mod fold;
 mod locate;
+mod model;
 mod taxonomy;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ pub use explain::{
     ExclusionExplanation, Explanation, FocusExplanation, GroupExplanation, MatchExplanation,
     TermExplanation, TopicExplanation, explain,
 };
+pub use model::{DEFAULT_MODEL_TSV, LEDE_WEIGHT, Model, TITLE_WEIGHT, features};
 pub use taxonomy::{
     DEFAULT_GAZETTEER_YAML, DEFAULT_TAXONOMY_YAML, Taxonomy, TaxonomyError, Window,
 };

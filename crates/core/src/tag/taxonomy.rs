@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind, dfa::DFA};
 use serde_yaml::{Mapping, Value};
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::fold::{fold_phrase, is_word_char};
 use super::locate::Locator;
+use super::model::Model;
 use crate::event::EntityType;
 use crate::topics::is_valid_topic_id;
 
@@ -141,10 +143,26 @@ pub(crate) struct EntityDef {
 /// What a matched phrase counts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Use {
-    Term { topic: u32, term: u32 },
-    Slot { group: u32, slot: u16, item: u16 },
-    Exclusion { topic: u32, item: u32 },
-    Entity { entity: u32 },
+    Term {
+        topic: u32,
+        term: u32,
+    },
+    Slot {
+        group: u32,
+        slot: u16,
+        item: u16,
+    },
+    Exclusion {
+        topic: u32,
+        item: u32,
+    },
+    Entity {
+        entity: u32,
+    },
+    /// A term of the learned model (its slot, see `model.rs`).
+    Model {
+        slot: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -189,6 +207,9 @@ pub struct Taxonomy {
     pub(crate) term_count: usize,
     pub(crate) entities: Vec<EntityDef>,
     pub(crate) matcher: Matcher,
+    /// The learned second opinion (`model: builtin`), and per topic its model's number.
+    pub(crate) model: Option<Arc<Model>>,
+    pub(crate) topic_models: Vec<Option<usize>>,
     warnings: Vec<TaxonomyError>,
 }
 
@@ -257,17 +278,56 @@ impl Taxonomy {
             }
         };
         let warnings = spec.warnings;
-        let mut taxonomy =
-            compile(version, spec.language, spec.topics, entities).map_err(|reason| {
+        let model = match spec.model {
+            false => None,
+            true => Some(Arc::new(Model::builtin().map_err(|reason| {
                 vec![TaxonomyError {
                     line: 1,
                     column: None,
-                    path: String::new(),
-                    reason,
+                    path: "model".to_owned(),
+                    reason: format!("built-in model: {reason}"),
                 }]
-            })?;
+            })?)),
+        };
+        let mut taxonomy = compile(
+            version,
+            spec.language,
+            spec.topics,
+            entities,
+            model.as_deref(),
+        )
+        .map_err(|reason| {
+            vec![TaxonomyError {
+                line: 1,
+                column: None,
+                path: String::new(),
+                reason,
+            }]
+        })?;
         taxonomy.warnings = warnings;
+        taxonomy.set_model(model);
         Ok(taxonomy)
+    }
+
+    /// The same rules without the learned second opinion (what the rules alone tag: for the
+    /// model's trainer and for evaluation). The model's terms stay in the automaton, unused.
+    pub fn without_model(mut self) -> Self {
+        self.set_model(None);
+        self
+    }
+
+    /// Whether a model can veto this taxonomy's topics (`model: builtin`).
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
+    fn set_model(&mut self, model: Option<Arc<Model>>) {
+        self.topic_models = self
+            .topics
+            .iter()
+            .map(|t| model.as_ref().and_then(|m| m.topic(&t.id)))
+            .collect();
+        self.model = model;
     }
 
     /// What is valid but likely wrong, each with its line: a term or alias of one word that is
@@ -365,10 +425,14 @@ struct Spec {
     language: String,
     topics: Vec<TopicSpec>,
     entities: Option<Vec<EntitySpec>>,
+    /// `model: builtin`: the compiled-in model may veto the topics it has.
+    model: bool,
     warnings: Vec<TaxonomyError>,
 }
 
-const ROOT_FIELDS: &[&str] = &["version", "language", "defaults", "topics", "entities"];
+const ROOT_FIELDS: &[&str] = &[
+    "version", "language", "defaults", "topics", "entities", "model",
+];
 const DEFAULTS_FIELDS: &[&str] = &["threshold", "title_boost", "lede_boost"];
 const TOPIC_FIELDS: &[&str] = &[
     "id",
@@ -1258,11 +1322,26 @@ fn walk(w: &mut Walker, value: &Value) -> Option<Spec> {
             Some(entities)
         }
     };
+    let model = match root.get("model") {
+        None | Some(Value::Null) => false,
+        Some(v) => match w.string(v, "model") {
+            Some(m) if m == "builtin" => true,
+            Some(m) => {
+                w.error(
+                    "model",
+                    format!("the only model is `builtin` (the compiled-in one), not `{m}`"),
+                );
+                false
+            }
+            None => false,
+        },
+    };
     Some(Spec {
         version,
         language,
         topics,
         entities,
+        model,
         warnings: Vec::new(),
     })
 }
@@ -1326,8 +1405,15 @@ fn compile(
     language: String,
     specs: Vec<TopicSpec>,
     entity_specs: Vec<EntitySpec>,
+    model: Option<&Model>,
 ) -> Result<Taxonomy, String> {
     let mut table = PatternTable::default();
+    // The model's terms are found by the same pass as the rules' phrases.
+    if let Some(model) = model {
+        for (slot, term) in model.terms().iter().enumerate() {
+            table.add(term, false, Use::Model { slot: slot as u32 });
+        }
+    }
     let ids: HashMap<String, usize> = specs
         .iter()
         .enumerate()
@@ -1432,6 +1518,8 @@ fn compile(
         term_count,
         entities,
         warnings: Vec::new(),
+        model: None,
+        topic_models: Vec::new(),
         matcher: Matcher {
             automaton,
             patterns: table.patterns,

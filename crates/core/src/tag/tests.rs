@@ -19,7 +19,7 @@ fn taxonomy(yaml: &str) -> Arc<Taxonomy> {
 }
 
 /// An English article.
-fn article(title: Option<&str>, lede: Option<&str>, body: &[&str]) -> NormalizedArticle {
+pub(super) fn article(title: Option<&str>, lede: Option<&str>, body: &[&str]) -> NormalizedArticle {
     NormalizedArticle {
         id: "test".to_owned(),
         revision: 1,
