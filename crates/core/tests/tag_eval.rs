@@ -292,11 +292,10 @@ const MIN_POSITIVES: u32 = 10;
 /// Topics that miss the held-out targets, with the precision and recall they reach now (a
 /// floor: the taxonomy must not get worse on them). Topics with fewer than [`MIN_POSITIVES`]
 /// held-out positives are listed here too, so that their figures are kept. Measured with
-/// taxonomy 2024.1 as of issue 27; the others (`climate-change`, `journalist-safety`,
-/// `taiwan-tensions`) meet the targets.
+/// taxonomy 2026.12 as of issue 27; the others (`climate-change`, `cyber-security`,
+/// `elections`, `journalist-safety`, `taiwan-tensions`) meet the targets, `cyber-security` and
+/// `elections` with the learned model's veto (`crates/core/src/tag/model.rs`).
 const BELOW_TARGET: &[(&str, f64, f64)] = &[
-    ("cyber-security", 0.859, 0.948),
-    ("elections", 0.868, 0.825),
     ("energy-security", 0.884, 0.676),
     ("israel-gaza-war", 0.833, 0.909),
     ("migration-asylum", 0.826, 0.826),
