@@ -243,9 +243,6 @@ pub(crate) fn analyze(
     detail: bool,
 ) -> Analysis {
     scratch.prepare(taxonomy);
-    if let Some(learned) = &taxonomy.model {
-        scratch.model.prepare(learned);
-    }
     scratch.doc.load(article);
     find_hits(taxonomy, scratch);
     let topics_apply = language_applies(article.language.as_deref(), taxonomy.language());
@@ -270,6 +267,7 @@ pub(crate) fn analyze(
             let topic_model = taxonomy.topic_models.get(topic).copied().flatten();
             let learned = taxonomy.model.as_deref().zip(topic_model);
             if let Some((learned, m)) = learned.filter(|_| outcome.tagged || detail) {
+                model::find_terms(learned, &scratch.doc, &mut scratch.model);
                 let verdict = model::score(learned, m, &scratch.model);
                 outcome.tagged &= verdict.passes();
                 outcome.model = Some(verdict);
@@ -370,7 +368,7 @@ const LANES: usize = 4;
 /// last `max_pattern_len` bytes (the longest pattern prefix they end with), so a part's walk
 /// starts that many bytes before the part, reporting nothing until it enters it: every match is
 /// found once, by the part it ends in.
-fn search_dfa(dfa: &DFA, text: &[u8], found: &mut Vec<(StateID, u32)>) {
+pub(crate) fn search_dfa(dfa: &DFA, text: &[u8], found: &mut Vec<(StateID, u32)>) {
     let Ok(start) = dfa.start_state(Anchored::No) else {
         return;
     };
@@ -479,11 +477,6 @@ fn collect(taxonomy: &Taxonomy, scratch: &mut Scratch) {
                             .exclusion_hits
                             .push(ExclusionHit { topic, item, field });
                         scratch.touch_topic(topic);
-                    }
-                    Use::Model { slot } => {
-                        scratch
-                            .model
-                            .hit(slot, usize::from(field), hit.start, hit.end);
                     }
                     Use::Entity { entity } => {
                         // Overlapping aliases (`President Xi`, `Xi`) are one mention.

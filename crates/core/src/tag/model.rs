@@ -24,7 +24,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::fold::{Document, FIELDS, field_index, is_word_char};
+use aho_corasick::MatchKind;
+use aho_corasick::automaton::{Automaton as _, StateID};
+use aho_corasick::dfa::DFA;
+
+use super::engine::search_dfa;
+use super::fold::{BODY, Document, FIELDS, field_index, is_word_char};
 use crate::event::{Evidence, NormalizedArticle};
 
 /// The model shipped with the default taxonomy (`model: builtin`).
@@ -51,7 +56,7 @@ pub(crate) struct TopicModel {
     pub min_probability: f64,
 }
 
-/// A compiled model: every topic's terms, numbered (slots) for the taxonomy's automaton.
+/// A compiled model: every topic's terms (numbered: slots) and an automaton over them.
 #[derive(Debug, Clone)]
 pub struct Model {
     pub(crate) topics: Vec<TopicModel>,
@@ -59,6 +64,9 @@ pub struct Model {
     terms: Vec<Box<str>>,
     /// Each slot's weights: (topic model, weight).
     weights: Vec<Vec<(u16, f64)>>,
+    /// Every term (pattern number = slot), searched only in articles whose rules tag a topic of
+    /// the model: the other articles pay nothing for it.
+    dfa: DFA,
 }
 
 impl Model {
@@ -114,11 +122,17 @@ impl Model {
                 .or_default()
                 .push((topic, weight));
         }
-        let (terms, weights) = entries.into_iter().unzip();
+        let (terms, weights): (Vec<Box<str>>, _) = entries.into_iter().unzip();
+        let dfa = DFA::builder()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(terms.iter().map(|t| t.as_bytes()))
+            .map_err(|err| format!("cannot build the model's matcher: {err}"))?;
         Ok(Model {
             topics,
             terms,
             weights,
+            dfa,
         })
     }
 
@@ -130,11 +144,6 @@ impl Model {
     /// The number of a topic's model, if it has one.
     pub(crate) fn topic(&self, id: &str) -> Option<usize> {
         self.topics.iter().position(|t| t.id == id)
-    }
-
-    /// Every term with a weight, by slot.
-    pub(crate) fn terms(&self) -> &[Box<str>] {
-        &self.terms
     }
 
     /// The topic ids of the model.
@@ -153,6 +162,10 @@ pub(crate) struct ModelScratch {
     /// Where each slot's term was found: (field, start, end), at most a few per slot.
     spans: Vec<Vec<(u8, u32, u32)>>,
     touched: Vec<u32>,
+    /// The automaton's match states (see `engine::search_dfa`).
+    found: Vec<(StateID, u32)>,
+    /// Whether this article's terms were found.
+    ready: bool,
 }
 
 impl ModelScratch {
@@ -163,6 +176,7 @@ impl ModelScratch {
             self.spans[s as usize].clear();
         }
         self.touched.clear();
+        self.ready = false;
     }
 
     /// Sized for `model`'s terms.
@@ -174,7 +188,7 @@ impl ModelScratch {
         }
     }
 
-    /// A match of the model's term `slot` (found by the taxonomy's automaton, whole words).
+    /// A match of the model's term `slot`.
     pub fn hit(&mut self, slot: u32, field: usize, start: u32, end: u32) {
         let s = slot as usize;
         let (Some(value), Some(count), Some(spans)) = (
@@ -261,6 +275,42 @@ pub fn features(article: &NormalizedArticle) -> Vec<(String, f64)> {
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// Finds the model's terms in the folded document (whole words, any case; a pair's words
+/// separated by one space, as [`features`] counts them), once per article.
+pub(crate) fn find_terms(model: &Model, doc: &Document, scratch: &mut ModelScratch) {
+    if scratch.ready {
+        return;
+    }
+    scratch.ready = true;
+    scratch.prepare(model);
+    let text = doc.text.as_str();
+    let mut found = std::mem::take(&mut scratch.found);
+    found.clear();
+    search_dfa(&model.dfa, text.as_bytes(), &mut found);
+    // In article order, so that each term's spans come first occurrence first.
+    found.sort_unstable_by_key(|&(_, end)| end);
+    for &(sid, end) in &found {
+        for k in 0..model.dfa.match_len(sid) {
+            let pattern = model.dfa.match_pattern(sid, k);
+            let end = end as usize;
+            let start = end - model.dfa.pattern_len(pattern);
+            let bounded = !text[..start].chars().next_back().is_some_and(is_word_char)
+                && !text[end..].chars().next().is_some_and(is_word_char);
+            if !bounded {
+                continue;
+            }
+            let sentence = doc.sentence_at(start as u32);
+            let field = doc
+                .sentences
+                .get(sentence as usize)
+                .and_then(|s| doc.paragraphs.get(s.paragraph as usize))
+                .map_or(BODY, |p| field_index(p.field));
+            scratch.hit(pattern.as_u32(), field, start as u32, end as u32);
+        }
+    }
+    scratch.found = found;
 }
 
 /// A topic model's verdict on one article.
@@ -396,15 +446,8 @@ mod tests {
         let mut doc = Document::default();
         doc.load(&a);
         let mut scratch = ModelScratch::default();
-        scratch.prepare(&model);
-        // As the taxonomy's automaton finds them: (slot, field, start, end) in the folded text.
-        let slot = |t: &str| model.terms().iter().position(|x| &**x == t).unwrap() as u32;
-        for (term, at) in [("frozen assets", 0), ("assets", 7)] {
-            scratch.hit(slot(term), 0, at, at + term.len() as u32);
-        }
-        let body = doc.text.find("assets were").unwrap() as u32;
-        scratch.hit(slot("assets"), 2, body, body + 6);
-        scratch.hit(slot("were"), 2, body + 7, body + 11);
+        find_terms(&model, &doc, &mut scratch);
+        find_terms(&model, &doc, &mut scratch); // once per article: no double count
         let outcome = score(&model, 0, &scratch);
         let z = -1.0 + 2.0 * 2.0 + 0.5 * (1.0f64 + 4.0).log2() - 1.0;
         assert!((outcome.probability - 1.0 / (1.0 + (-z).exp())).abs() < 1e-9);

@@ -143,26 +143,10 @@ pub(crate) struct EntityDef {
 /// What a matched phrase counts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Use {
-    Term {
-        topic: u32,
-        term: u32,
-    },
-    Slot {
-        group: u32,
-        slot: u16,
-        item: u16,
-    },
-    Exclusion {
-        topic: u32,
-        item: u32,
-    },
-    Entity {
-        entity: u32,
-    },
-    /// A term of the learned model (its slot, see `model.rs`).
-    Model {
-        slot: u32,
-    },
+    Term { topic: u32, term: u32 },
+    Slot { group: u32, slot: u16, item: u16 },
+    Exclusion { topic: u32, item: u32 },
+    Entity { entity: u32 },
 }
 
 #[derive(Debug)]
@@ -289,28 +273,22 @@ impl Taxonomy {
                 }]
             })?)),
         };
-        let mut taxonomy = compile(
-            version,
-            spec.language,
-            spec.topics,
-            entities,
-            model.as_deref(),
-        )
-        .map_err(|reason| {
-            vec![TaxonomyError {
-                line: 1,
-                column: None,
-                path: String::new(),
-                reason,
-            }]
-        })?;
+        let mut taxonomy =
+            compile(version, spec.language, spec.topics, entities).map_err(|reason| {
+                vec![TaxonomyError {
+                    line: 1,
+                    column: None,
+                    path: String::new(),
+                    reason,
+                }]
+            })?;
         taxonomy.warnings = warnings;
         taxonomy.set_model(model);
         Ok(taxonomy)
     }
 
     /// The same rules without the learned second opinion (what the rules alone tag: for the
-    /// model's trainer and for evaluation). The model's terms stay in the automaton, unused.
+    /// model's trainer and for evaluation).
     pub fn without_model(mut self) -> Self {
         self.set_model(None);
         self
@@ -1405,15 +1383,8 @@ fn compile(
     language: String,
     specs: Vec<TopicSpec>,
     entity_specs: Vec<EntitySpec>,
-    model: Option<&Model>,
 ) -> Result<Taxonomy, String> {
     let mut table = PatternTable::default();
-    // The model's terms are found by the same pass as the rules' phrases.
-    if let Some(model) = model {
-        for (slot, term) in model.terms().iter().enumerate() {
-            table.add(term, false, Use::Model { slot: slot as u32 });
-        }
-    }
     let ids: HashMap<String, usize> = specs
         .iter()
         .enumerate()
