@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::engine::{self, Scratch};
 use super::fold::FIELDS;
+use super::model;
 use super::taxonomy::{Taxonomy, Window};
 use crate::event::{Entity, Field, NormalizedArticle};
 
@@ -40,6 +41,19 @@ pub struct ExclusionExplanation {
     pub location: Field,
     pub count: u32,
 }
+
+/// The learned model's verdict on a topic it has (`model: builtin`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelExplanation {
+    pub probability: f64,
+    /// Below it, the model vetoes the rules' tag.
+    pub min_probability: f64,
+    /// The terms found that weighed most, either way: (term, weight × value).
+    pub terms: Vec<(String, f64)>,
+}
+
+/// Model terms shown per topic.
+const MODEL_TERMS_SHOWN: usize = 8;
 
 /// Where a topic with a `focus:` found its evidence.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +99,8 @@ pub struct TopicExplanation {
     pub focus: Option<FocusExplanation>,
     /// Every match of its terms and satisfied groups, in article order.
     pub matches: Vec<MatchExplanation>,
+    /// For a topic of the learned model with evidence.
+    pub model: Option<ModelExplanation>,
 }
 
 /// Why an article got each topic or fell short of it. `Display` renders it for people.
@@ -122,6 +138,7 @@ pub fn explain(taxonomy: &Taxonomy, article: &NormalizedArticle) -> Explanation 
             exclusions: Vec::new(),
             focus: None,
             matches: Vec::new(),
+            model: None,
         };
         let Some(outcome) = outcome else {
             // Required groups with no hit at all still explain the verdict.
@@ -205,6 +222,20 @@ pub fn explain(taxonomy: &Taxonomy, article: &NormalizedArticle) -> Explanation 
                 sentence: q.sentence.clone(),
             })
             .collect();
+        if let (Some(verdict), Some(learned)) = (&outcome.model, taxonomy.model.as_deref()) {
+            let mut terms: Vec<(String, f64)> = verdict
+                .terms
+                .iter()
+                .map(|&(slot, c)| (model::term(learned, slot).to_owned(), c))
+                .collect();
+            terms.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            terms.truncate(MODEL_TERMS_SHOWN);
+            explanation.model = Some(ModelExplanation {
+                probability: verdict.probability,
+                min_probability: verdict.min_probability,
+                terms,
+            });
+        }
         explanation.focus = outcome.focus.map(|f| FocusExplanation {
             head: f.head,
             paragraphs: f.paragraphs,
@@ -370,6 +401,17 @@ impl fmt::Display for TopicExplanation {
             if self.focus.as_ref().is_some_and(|f| !f.met) {
                 reasons.push("focus not met".to_owned());
             }
+            // The model is asked about what the rules tag: a veto only when nothing else failed.
+            let vetoed = self
+                .model
+                .as_ref()
+                .filter(|m| m.probability < m.min_probability);
+            if let Some(m) = vetoed.filter(|_| reasons.is_empty()) {
+                reasons.push(format!(
+                    "vetoed by the model (p {:.3} < {:.2})",
+                    m.probability, m.min_probability
+                ));
+            }
             write!(f, ": {}", reasons.join("; "))?;
         }
         writeln!(f)?;
@@ -423,6 +465,20 @@ impl fmt::Display for TopicExplanation {
                     focus.paragraphs, focus.body_paragraphs, focus.needed
                 )?;
             }
+        }
+        if let Some(m) = &self.model {
+            let terms: Vec<String> = m
+                .terms
+                .iter()
+                .map(|(t, c)| format!("\"{t}\" {c:+.2}"))
+                .collect();
+            writeln!(
+                f,
+                "  model: p {:.3} (needs {:.2}); its terms that weighed most: {}",
+                m.probability,
+                m.min_probability,
+                terms.join(", ")
+            )?;
         }
         for exclusion in &self.exclusions {
             writeln!(

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 pub use explain::{
     ExclusionExplanation, Explanation, FocusExplanation, GroupExplanation, MatchExplanation,
-    TermExplanation, TopicExplanation, explain,
+    ModelExplanation, TermExplanation, TopicExplanation, explain,
 };
 pub use model::{DEFAULT_MODEL_TSV, LEDE_WEIGHT, Model, TITLE_WEIGHT, features};
 pub use taxonomy::{

@@ -462,4 +462,36 @@ mod tests {
         scratch.reset();
         assert!(score(&model, 0, &scratch).terms.is_empty());
     }
+
+    #[test]
+    fn the_default_taxonomy_asks_the_model_and_explains_it() {
+        let taxonomy = crate::Taxonomy::default();
+        assert!(taxonomy.has_model());
+        let a = article(
+            "Hackers steal data from bank customers",
+            &[
+                "Hackers stole the personal data of millions of customers, the bank said.",
+                "The hacking group sent phishing e-mails and malicious code to staff.",
+                "Security firms warned users to change their passwords.",
+            ],
+        );
+        let mut stage = crate::TagStage::new(std::sync::Arc::new(taxonomy));
+        let tags = stage.tag(&a);
+        let cyber = tags
+            .topics
+            .iter()
+            .find(|t| t.id == "cyber-security")
+            .expect("tagged: rules and model agree");
+        // The model's strongest terms are evidence too, with the article's own forms.
+        let rules_only = crate::Taxonomy::default().without_model();
+        let mut plain = crate::TagStage::new(std::sync::Arc::new(rules_only));
+        let plain_tags = plain.tag(&a);
+        let plain_cyber = plain_tags.topics.iter().find(|t| t.id == "cyber-security");
+        assert!(cyber.evidence.len() > plain_cyber.map_or(0, |t| t.evidence.len()));
+        for e in &cyber.evidence {
+            assert!(!e.matched.is_empty(), "{e:?}");
+        }
+        let explanation = super::super::explain(stage.taxonomy(), &a).to_string();
+        assert!(explanation.contains("model: p "), "{explanation}");
+    }
 }
