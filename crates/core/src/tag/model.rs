@@ -6,10 +6,9 @@
 //! assets`). A term's value is `log2(1 + n)`, where `n` adds up its occurrences, each counted
 //! [`TITLE_WEIGHT`] times in the title, [`LEDE_WEIGHT`] times in the lede and once in the body.
 //! [`features`] gives every term of an article with its value, for the trainer
-//! (`crates/core/examples/train_tagger.rs`); the tagger finds the model's terms in the same pass
-//! of the taxonomy's automaton as the rules' phrases (whole words, any case; a pair's words
-//! separated by one space, as in the folded text), so the values agree (`tag_eval` gives the same
-//! figures either way).
+//! (`crates/core/examples/train_tagger.rs`); the tagger finds only the model's terms, with an
+//! automaton of its own over the same folded text (whole words; a pair's words separated by one
+//! space), and only in articles whose rules tag a topic of the model, so the values agree.
 //!
 //! **Model.** For each topic of the model, `p = 1 / (1 + e^-(bias + Σ weight × value))` over the
 //! topic's shipped terms (the others weigh nothing). The weights are trained on the tune half of
