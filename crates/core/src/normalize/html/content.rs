@@ -26,6 +26,19 @@ const SCORE_LEVELS: usize = 5;
 const MAX_LINK_DENSITY: f32 = 0.5;
 /// A furniture-hinted box holding at least this share of its root's prose is kept.
 const PROTECTED_SHARE: f32 = 0.5;
+/// A parent replaces the main box when it adds at least this much prose per character of
+/// anything else.
+const CLIMB_PROSE_PER_FURNITURE: f32 = 2.0;
+/// Score for a box near the headline (the text follows its headline).
+const HEADLINE_BONUS: f32 = 15.0;
+/// How far up from the headline "near" reaches.
+const HEADLINE_LEVELS: usize = 4;
+/// A link-dense box with more prose than this is a wrapper, not a link list.
+const LINK_LIST_MAX_PROSE: u32 = 300;
+/// A block this long is prose when trimming the tail.
+const TAIL_PROSE_CHARS: u32 = 100;
+/// Lines after the last prose shorter than this, not ending a sentence, are dropped.
+const TAIL_SHORT_CHARS: u32 = 40;
 /// A main text shorter than this (characters) is retried on the whole body.
 const MIN_MAIN_CHARS: u32 = 250;
 
@@ -53,16 +66,64 @@ fn base_score(kind: Kind, hint: Hint) -> f32 {
     };
     let hint = match hint {
         Hint::None => 0.0,
-        Hint::Content => 25.0,
-        Hint::Both => 10.0,
+        Hint::Content => 8.0,
+        Hint::Both => 3.0,
         Hint::Furniture => -25.0,
+        Hint::Weak => -10.0,
     };
     kind + hint
 }
 
 /// The blocks of the main text, by index, in document order.
-pub(crate) fn main_blocks(flat: &Flat) -> Vec<usize> {
-    let scores = candidate_scores(flat);
+pub(crate) fn main_blocks(flat: &Flat, headline: Option<u32>) -> Vec<usize> {
+    let mut chosen = choose(flat, headline);
+    trim(flat, &mut chosen);
+    chosen
+}
+
+/// jusText's context rule, at the edges: a heading whose next block was cut introduces
+/// furniture ("Related posts", "Comments"), and short lines after the last paragraph of
+/// prose are credits, sources and prompts.
+fn trim(flat: &Flat, chosen: &mut Vec<usize>) {
+    let is_heading = |b: usize| {
+        matches!(
+            flat.els[flat.blocks[b].owner as usize].kind,
+            Kind::Heading | Kind::Headline
+        )
+    };
+    let kept: std::collections::HashSet<usize> = chosen.iter().copied().collect();
+    chosen.retain(|&b| !is_heading(b) || kept.contains(&(b + 1)));
+    // A short line between two cut blocks is furniture that escaped its box.
+    let kept: std::collections::HashSet<usize> = chosen.iter().copied().collect();
+    chosen.retain(|&b| {
+        let block = &flat.blocks[b];
+        block.chars >= TAIL_SHORT_CHARS
+            || is_heading(b)
+            || (b > 0 && kept.contains(&(b - 1)))
+            || kept.contains(&(b + 1))
+    });
+    let last_prose = chosen
+        .iter()
+        .rposition(|&b| flat.blocks[b].chars >= TAIL_PROSE_CHARS && !is_heading(b));
+    if let Some(last) = last_prose {
+        let tail_start = last + 1;
+        let mut keep = tail_start;
+        for (i, &b) in chosen.iter().enumerate().skip(tail_start) {
+            let block = &flat.blocks[b];
+            let ends_sentence = block
+                .text
+                .trim_end()
+                .ends_with(['.', '!', '?', '…', '"', '”', '»', ')']);
+            if block.chars >= TAIL_SHORT_CHARS || ends_sentence {
+                keep = i + 1;
+            }
+        }
+        chosen.truncate(keep);
+    }
+}
+
+fn choose(flat: &Flat, headline: Option<u32>) -> Vec<usize> {
+    let scores = candidate_scores(flat, headline);
     if let Some(roots) = best_roots(flat, &scores) {
         let chosen = select(flat, &roots);
         let chars: u32 = chosen.iter().map(|&b| flat.blocks[b].chars).sum();
@@ -95,7 +156,7 @@ fn prose_blocks(flat: &Flat, blocks: &[usize]) -> usize {
 }
 
 /// Readability's scores: prose given to its containers.
-fn candidate_scores(flat: &Flat) -> Vec<f32> {
+fn candidate_scores(flat: &Flat, headline: Option<u32>) -> Vec<f32> {
     let mut propagated = vec![0.0_f32; flat.els.len()];
     let mut is_candidate = vec![false; flat.els.len()];
     for block in &flat.blocks {
@@ -114,9 +175,11 @@ fn candidate_scores(flat: &Flat) -> Vec<f32> {
             .filter(|c| matches!(c, ',' | '،' | '、' | '，'))
             .count() as f32;
         let score = 1.0 + commas + (block.chars as f32 / 100.0).min(3.0);
-        // A paragraph's score goes to the box around it; text standing directly in a box
-        // scores for that box.
-        let mut at = if owner.kind == Kind::Paragraph {
+        // A paragraph's score goes to the box around it (a box holding one run of text is a
+        // paragraph too); text standing directly in a box among other things scores for it.
+        let mut at = if owner.kind == Kind::Paragraph
+            || (owner.kind == Kind::Block && owner.chars == block.chars)
+        {
             owner.parent
         } else {
             Some(block.owner)
@@ -144,10 +207,26 @@ fn candidate_scores(flat: &Flat) -> Vec<f32> {
             if !is_candidate[i] {
                 return f32::NEG_INFINITY;
             }
-            (base_score(el.kind, el.hint) + propagated[i])
+            let near = headline.is_some_and(|h| near_headline(flat, i as u32, h));
+            let bonus = if near { HEADLINE_BONUS } else { 0.0 };
+            (base_score(el.kind, el.hint) + bonus + propagated[i])
                 * (1.0 - density(el.link_chars, el.chars))
         })
         .collect()
+}
+
+/// Is a box where the article's text stands beside its headline: inside the headline's
+/// nearest ancestors, or holding the headline?
+fn near_headline(flat: &Flat, el: u32, headline: u32) -> bool {
+    let mut at = flat.els[headline as usize].parent;
+    for _ in 0..HEADLINE_LEVELS {
+        let Some(a) = at else { return false };
+        if is_within(flat, el, a) {
+            return true;
+        }
+        at = flat.els[a as usize].parent;
+    }
+    false
 }
 
 /// The winning container and the siblings that join it.
@@ -204,6 +283,19 @@ fn best_roots(flat: &Flat, scores: &[f32]) -> Option<Vec<u32>> {
         at = flat.els[p as usize].parent;
     }
 
+    // Further up while a parent adds more prose than furniture: the article's parts, split
+    // over boxes readability scores apart (intro, body, lists).
+    let (good, total) = prose_mass(flat);
+    let bad = |i: u32| total[i as usize].saturating_sub(good[i as usize]);
+    while let Some(p) = flat.els[top as usize].parent {
+        let gain = good[p as usize].saturating_sub(good[top as usize]);
+        let cost = bad(p).saturating_sub(bad(top));
+        if gain == 0 || (gain as f32) < (cost as f32) * CLIMB_PROSE_PER_FURNITURE {
+            break;
+        }
+        top = p;
+    }
+
     let top_score = scores[top as usize];
     let mut roots = vec![top];
     if let Some(parent) = flat.els[top as usize].parent {
@@ -222,9 +314,39 @@ fn best_roots(flat: &Flat, scores: &[f32]) -> Option<Vec<u32>> {
     Some(roots)
 }
 
+/// Per element: characters of prose (blocks of at least [`MIN_PROSE_CHARS`], mostly not
+/// links, outside furniture-marked boxes), and characters of every kind.
+fn prose_mass(flat: &Flat) -> (Vec<u32>, Vec<u32>) {
+    let mut good = vec![0_u32; flat.els.len()];
+    for block in &flat.blocks {
+        let owner = &flat.els[block.owner as usize];
+        if block.chars >= MIN_PROSE_CHARS
+            && density(block.link_chars, block.chars) < MAX_LINK_DENSITY
+            && !matches!(owner.kind, Kind::Headline)
+        {
+            good[block.owner as usize] += block.chars;
+        }
+    }
+    for i in (0..flat.els.len()).rev() {
+        let el = &flat.els[i];
+        let marked =
+            matches!(el.kind, Kind::Furniture | Kind::Figure) || el.hint == Hint::Furniture;
+        if marked {
+            good[i] = 0;
+        }
+        if let Some(p) = el.parent {
+            good[p as usize] += good[i];
+        }
+    }
+    let total = flat.els.iter().map(|el| el.chars).collect();
+    (good, total)
+}
+
 fn joins(flat: &Flat, i: usize, score: f32, threshold: f32) -> bool {
     let el = &flat.els[i];
-    if matches!(el.kind, Kind::Furniture | Kind::Figure) || el.hint == Hint::Furniture {
+    if matches!(el.kind, Kind::Furniture | Kind::Figure)
+        || matches!(el.hint, Hint::Furniture | Hint::Weak)
+    {
         return false;
     }
     if score.is_finite() && score >= threshold {
@@ -247,6 +369,7 @@ fn is_within(flat: &Flat, mut el: u32, ancestor: u32) -> bool {
 
 /// The blocks inside the roots that survive the cuts.
 fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
+    let (good, _) = prose_mass(flat);
     let mut is_root = vec![false; flat.els.len()];
     for &r in roots {
         is_root[r as usize] = true;
@@ -265,7 +388,7 @@ fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
                 root = Some(i);
                 break;
             }
-            if !path_junk && is_junk(flat, i, None) {
+            if !path_junk && is_junk(flat, &good, i, None) {
                 path_junk = true;
             }
             at = flat.els[i as usize].parent;
@@ -279,7 +402,7 @@ fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
                 if i == root {
                     break;
                 }
-                if is_junk(flat, i, Some(root)) {
+                if is_junk(flat, &good, i, Some(root)) {
                     continue 'blocks;
                 }
                 at = flat.els[i as usize].parent;
@@ -295,20 +418,28 @@ fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
 
 /// Is a box inside the main text furniture? Without a root, the protection by share is not
 /// checked (a quick first look that only ever says yes too often).
-fn is_junk(flat: &Flat, i: u32, root: Option<u32>) -> bool {
+fn is_junk(flat: &Flat, good: &[u32], i: u32, root: Option<u32>) -> bool {
     let el = &flat.els[i as usize];
-    let link_list = matches!(el.kind, Kind::List | Kind::Block | Kind::Wrapper)
+    let own_good = good[i as usize];
+    // Links with little prose: menus, tag lists, "read more" teasers. A wrapper full of links
+    // around a long text is not one.
+    let link_list = !matches!(el.kind, Kind::Paragraph | Kind::Headline | Kind::Heading)
         && el.chars > 0
-        && density(el.link_chars, el.chars) >= MAX_LINK_DENSITY;
+        && density(el.link_chars, el.chars) >= MAX_LINK_DENSITY
+        && own_good < LINK_LIST_MAX_PROSE;
     if link_list {
         return true;
+    }
+    if el.hint == Hint::Weak {
+        // Mostly prose: the text's own box under a furniture-ish name.
+        return (own_good as f32) < el.chars as f32 * 0.5;
     }
     if !matches!(el.kind, Kind::Furniture | Kind::Figure) && el.hint != Hint::Furniture {
         return false;
     }
     let Some(root) = root else { return true };
     // A furniture-marked box that holds most of the prose is the article's own wrapper
-    // (`entry-content no-share`, an `<aside>` used as the text column).
+    // (an `<aside>` used as the text column).
     let r = &flat.els[root as usize];
     let root_prose = prose(r.link_chars, r.chars) as f32;
     let own = prose(el.link_chars, el.chars);

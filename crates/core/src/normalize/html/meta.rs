@@ -29,6 +29,11 @@ fn attr(el: &scraper::node::Element, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Whether a space-separated attribute value holds `word` (ASCII case-insensitive).
+fn has_word(value: Option<&str>, word: &str) -> bool {
+    value.is_some_and(|v| v.split_whitespace().any(|w| w.eq_ignore_ascii_case(word)))
+}
+
 fn is_author_element(el: &scraper::node::Element) -> bool {
     el.attr("rel") == Some("author")
         || el
@@ -49,18 +54,9 @@ pub(crate) fn read(html: &Html) -> Meta {
             continue;
         };
         match el.name() {
-            "html" => {
-                if meta.lang.is_none() {
-                    meta.lang = attr(el, "lang");
-                }
-            }
-            "title" => {
-                if meta.title_tag.is_none() {
-                    let text: String = ElementRef::wrap(node)
-                        .map(|r| r.text().collect())
-                        .unwrap_or_default();
-                    meta.title_tag = Some(text);
-                }
+            "html" if meta.lang.is_none() => meta.lang = attr(el, "lang"),
+            "title" if meta.title_tag.is_none() => {
+                meta.title_tag = ElementRef::wrap(node).map(|r| r.text().collect());
             }
             "meta" => {
                 let key = el
@@ -71,29 +67,13 @@ pub(crate) fn read(html: &Html) -> Meta {
                     meta.take(&key.to_ascii_lowercase(), content);
                 }
             }
-            "link" => {
-                if meta.canonical.is_none()
-                    && el.attr("rel").is_some_and(|r| {
-                        r.split_whitespace()
-                            .any(|r| r.eq_ignore_ascii_case("canonical"))
-                    })
-                {
-                    meta.canonical = attr(el, "href");
-                }
+            "link" if meta.canonical.is_none() && has_word(el.attr("rel"), "canonical") => {
+                meta.canonical = attr(el, "href");
             }
-            "time" => {
-                if meta.time.is_none() {
-                    meta.time = attr(el, "datetime");
-                }
-            }
-            "script" => {
-                if el
-                    .attr("type")
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
-                {
-                    if let Some(r) = ElementRef::wrap(node) {
-                        ld_texts.push(r.text().collect());
-                    }
+            "time" if meta.time.is_none() => meta.time = attr(el, "datetime"),
+            "script" if has_word(el.attr("type"), "application/ld+json") => {
+                if let Some(r) = ElementRef::wrap(node) {
+                    ld_texts.push(r.text().collect());
                 }
             }
             _ => {}

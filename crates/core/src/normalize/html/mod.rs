@@ -52,6 +52,50 @@ fn decoded(raw: &str) -> String {
     tidy(raw).into_owned()
 }
 
+/// The `<h1>` block that is the article's headline, and whether the metadata agrees. A site's
+/// logo is often an `<h1>` too (a link, or the site name at the end of `<title>`), so an `<h1>`
+/// equal to the metadata's headline wins, then one the headline contains or that opens
+/// `<title>`, then the first that is not a link.
+fn headline(flat: &dom::Flat, meta: &meta::Meta) -> Option<(usize, bool)> {
+    let fold = |t: &str| decoded(t).to_lowercase();
+    let named: Vec<String> = [
+        meta.ld.as_ref().and_then(|a| a.headline.clone()),
+        meta.title.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|t| fold(&t))
+    .filter(|t| !t.is_empty())
+    .collect();
+    let title_tag = meta.title_tag.as_deref().map(fold).unwrap_or_default();
+    let h1s: Vec<(usize, String)> = flat
+        .blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| {
+            flat.els[b.owner as usize].kind == dom::Kind::Headline && b.link_chars < b.chars
+        })
+        .map(|(i, b)| (i, fold(&b.text)))
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    let exact = h1s
+        .iter()
+        .find(|(_, t)| named.contains(t) || *t == title_tag);
+    let close = || {
+        h1s.iter().find(|(_, t)| {
+            t.chars().count() >= 10
+                && (named
+                    .iter()
+                    .any(|n| n.contains(t.as_str()) || t.contains(n.as_str()))
+                    || title_tag.starts_with(t.as_str()))
+        })
+    };
+    match exact.or_else(close) {
+        Some((i, _)) => Some((*i, true)),
+        None => h1s.first().map(|(i, _)| (*i, false)),
+    }
+}
+
 /// Reads an HTML page (or a fragment, such as a JSON Feed item's `content_html`).
 pub(crate) fn extract(
     html: &str,
@@ -61,20 +105,22 @@ pub(crate) fn extract(
     let doc = Html::parse_document(html);
     let meta = meta::read(&doc);
     let flat = dom::flatten(&doc, &rules.html.skip);
-    let main = content::main_blocks(&flat);
-
-    let h1 = flat
-        .blocks
-        .iter()
-        .find(|b| flat.els[b.owner as usize].kind == dom::Kind::Headline)
-        .map(|b| decoded(&b.text))
-        .filter(|t| !t.is_empty());
     let ld = meta.ld.as_ref();
+    let headline = headline(&flat, &meta);
+    let main = content::main_blocks(&flat, headline.map(|(b, _)| flat.blocks[b].owner));
+
+    let h1 = headline.map(|(b, agrees)| (decoded(&flat.blocks[b].text), agrees));
+    let (agreed_h1, other_h1) = match h1 {
+        Some((text, true)) => (Some(text), None),
+        Some((text, false)) => (None, Some(text)),
+        None => (None, None),
+    };
     let mut ex = Extract {
         title: ld
             .and_then(|a| a.headline.clone())
-            .or(h1)
+            .or(agreed_h1)
             .or(meta.title.clone())
+            .or(other_h1)
             .or(meta.title_tag.as_deref().map(decoded))
             .filter(|t| !t.is_empty()),
         section: ld.and_then(|a| a.section.clone()).or(meta.section.clone()),
