@@ -28,7 +28,7 @@ const MAX_LINK_DENSITY: f32 = 0.5;
 const PROTECTED_SHARE: f32 = 0.5;
 /// A parent replaces the main box when it adds at least this much prose per character of
 /// anything else.
-const CLIMB_PROSE_PER_FURNITURE: f32 = 2.0;
+const CLIMB_PROSE_PER_FURNITURE: f32 = 4.0;
 /// Score for a box near the headline (the text follows its headline).
 const HEADLINE_BONUS: f32 = 15.0;
 /// How far up from the headline "near" reaches.
@@ -123,7 +123,16 @@ fn trim(flat: &Flat, chosen: &mut Vec<usize>) {
 }
 
 fn choose(flat: &Flat, headline: Option<u32>) -> Vec<usize> {
-    let scores = candidate_scores(flat, headline);
+    // First without furniture's text; when that finds too little (a paywalled page whose only
+    // text is its teaser box), with it.
+    let scores = candidate_scores(flat, headline, true);
+    if let Some(roots) = best_roots(flat, &scores) {
+        let chosen = select(flat, &roots);
+        if chosen.iter().map(|&b| flat.blocks[b].chars).sum::<u32>() >= MIN_MAIN_CHARS {
+            return chosen;
+        }
+    }
+    let scores = candidate_scores(flat, headline, false);
     if let Some(roots) = best_roots(flat, &scores) {
         let chosen = select(flat, &roots);
         let chars: u32 = chosen.iter().map(|&b| flat.blocks[b].chars).sum();
@@ -155,12 +164,19 @@ fn prose_blocks(flat: &Flat, blocks: &[usize]) -> usize {
         .count()
 }
 
-/// Readability's scores: prose given to its containers.
-fn candidate_scores(flat: &Flat, headline: Option<u32>) -> Vec<f32> {
+/// Readability's scores: prose given to its containers (prose inside furniture too unless
+/// `skip_furniture`, as readability first removes its "unlikely candidates").
+fn candidate_scores(flat: &Flat, headline: Option<u32>, skip_furniture: bool) -> Vec<f32> {
+    let mask = if skip_furniture {
+        furniture_mask(flat)
+    } else {
+        vec![false; flat.els.len()]
+    };
     let mut propagated = vec![0.0_f32; flat.els.len()];
     let mut is_candidate = vec![false; flat.els.len()];
     for block in &flat.blocks {
-        if block.chars < MIN_PROSE_CHARS
+        if mask[block.owner as usize]
+            || block.chars < MIN_PROSE_CHARS
             || density(block.link_chars, block.chars) >= MAX_LINK_DENSITY
         {
             continue;
@@ -285,11 +301,10 @@ fn best_roots(flat: &Flat, scores: &[f32]) -> Option<Vec<u32>> {
 
     // Further up while a parent adds more prose than furniture: the article's parts, split
     // over boxes readability scores apart (intro, body, lists).
-    let (good, total) = prose_mass(flat);
-    let bad = |i: u32| total[i as usize].saturating_sub(good[i as usize]);
+    let (good, bad) = prose_mass(flat);
     while let Some(p) = flat.els[top as usize].parent {
         let gain = good[p as usize].saturating_sub(good[top as usize]);
-        let cost = bad(p).saturating_sub(bad(top));
+        let cost = bad[p as usize].saturating_sub(bad[top as usize]);
         if gain == 0 || (gain as f32) < (cost as f32) * CLIMB_PROSE_PER_FURNITURE {
             break;
         }
@@ -314,32 +329,47 @@ fn best_roots(flat: &Flat, scores: &[f32]) -> Option<Vec<u32>> {
     Some(roots)
 }
 
+/// Which elements are furniture or inside furniture: marked by their kind or a strong
+/// furniture word, unless the box holds half the page (a site wrapper with an unlucky name).
+fn furniture_mask(flat: &Flat) -> Vec<bool> {
+    let page = flat.els.first().map_or(0, |el| el.chars);
+    let mut mask = vec![false; flat.els.len()];
+    for (i, el) in flat.els.iter().enumerate() {
+        let marked = (matches!(el.kind, Kind::Furniture | Kind::Figure)
+            || el.hint == Hint::Furniture)
+            && el.chars.saturating_mul(2) < page;
+        mask[i] = marked || el.parent.is_some_and(|p| mask[p as usize]);
+    }
+    mask
+}
+
 /// Per element: characters of prose (blocks of at least [`MIN_PROSE_CHARS`], mostly not
-/// links, outside furniture-marked boxes), and characters of every kind.
+/// links, outside furniture), and characters of links or furniture.
 fn prose_mass(flat: &Flat) -> (Vec<u32>, Vec<u32>) {
+    let mask = furniture_mask(flat);
     let mut good = vec![0_u32; flat.els.len()];
+    let mut bad = vec![0_u32; flat.els.len()];
     for block in &flat.blocks {
-        let owner = &flat.els[block.owner as usize];
+        let owner = block.owner as usize;
+        if mask[owner] {
+            bad[owner] += block.chars;
+            continue;
+        }
+        bad[owner] += block.link_chars;
         if block.chars >= MIN_PROSE_CHARS
             && density(block.link_chars, block.chars) < MAX_LINK_DENSITY
-            && !matches!(owner.kind, Kind::Headline)
+            && flat.els[owner].kind != Kind::Headline
         {
-            good[block.owner as usize] += block.chars;
+            good[owner] += block.chars;
         }
     }
     for i in (0..flat.els.len()).rev() {
-        let el = &flat.els[i];
-        let marked =
-            matches!(el.kind, Kind::Furniture | Kind::Figure) || el.hint == Hint::Furniture;
-        if marked {
-            good[i] = 0;
-        }
-        if let Some(p) = el.parent {
+        if let Some(p) = flat.els[i].parent {
             good[p as usize] += good[i];
+            bad[p as usize] += bad[i];
         }
     }
-    let total = flat.els.iter().map(|el| el.chars).collect();
-    (good, total)
+    (good, bad)
 }
 
 fn joins(flat: &Flat, i: usize, score: f32, threshold: f32) -> bool {

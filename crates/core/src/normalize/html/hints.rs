@@ -120,7 +120,12 @@ pub(crate) fn hint_of(el: &scraper::node::Element) -> Hint {
     let mut content = false;
     let mut furniture = false;
     let mut weak = false;
-    for name in el.attr("class").into_iter().chain(el.attr("id")) {
+    let classes = el
+        .attr("class")
+        .into_iter()
+        .flat_map(str::split_whitespace)
+        .filter(|class| !is_taxonomy_class(class));
+    for name in classes.chain(el.attr("id")) {
         for_words(name, |word| {
             if CONTENT.contains(&word) {
                 content = true;
@@ -138,6 +143,29 @@ pub(crate) fn hint_of(el: &scraper::node::Element) -> Hint {
         (true, false, false) => Hint::Content,
         (false, false, false) => Hint::None,
     }
+}
+
+/// Classes that CMSs derive from the article's categories and tags (WordPress's
+/// `category-no-newsletter`, `tag-social-media`, Drupal's `taxonomy-term-…`): they name
+/// what the article is about, not what the box is.
+fn is_taxonomy_class(class: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "category-",
+        "tag-",
+        "tags-",
+        "status-",
+        "format-",
+        "type-",
+        "term-",
+        "taxonomy-",
+    ];
+    let lower = class.to_ascii_lowercase();
+    let numbered = |prefix: &str| {
+        lower
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+    };
+    PREFIXES.iter().any(|p| lower.starts_with(p)) || numbered("post-") || numbered("postid-")
 }
 
 /// Calls `f` with each word of a class or id list, lowercased.
