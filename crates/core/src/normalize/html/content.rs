@@ -39,6 +39,9 @@ const LINK_LIST_MAX_PROSE: u32 = 300;
 const TAIL_PROSE_CHARS: u32 = 100;
 /// Lines after the last prose shorter than this, not ending a sentence, are dropped.
 const TAIL_SHORT_CHARS: u32 = 40;
+/// A paragraph outside the main box this long, without links or furniture around it, is
+/// text of the article that the page laid out elsewhere.
+const OUTSIDE_PROSE_CHARS: u32 = 120;
 /// A main text shorter than this (characters) is retried on the whole body.
 const MIN_MAIN_CHARS: u32 = 250;
 
@@ -400,6 +403,7 @@ fn is_within(flat: &Flat, mut el: u32, ancestor: u32) -> bool {
 /// The blocks inside the roots that survive the cuts.
 fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
     let (good, _) = prose_mass(flat);
+    let mask = furniture_mask(flat);
     let mut is_root = vec![false; flat.els.len()];
     for &r in roots {
         is_root[r as usize] = true;
@@ -423,7 +427,16 @@ fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
             }
             at = flat.els[i as usize].parent;
         }
-        let Some(root) = root else { continue };
+        let Some(root) = root else {
+            if block.chars >= OUTSIDE_PROSE_CHARS
+                && block.link_chars == 0
+                && !mask[block.owner as usize]
+                && !path_junk
+            {
+                out.push(b);
+            }
+            continue;
+        };
         if path_junk {
             // Junk judged against the root's prose: a furniture-hinted box that holds most of
             // the article is the article.
