@@ -52,7 +52,7 @@ pub fn decode_bytes(bytes: &[u8], declared_charset: Option<&str>) -> DecodedText
         .or_else(|| meta_charset(bytes));
     if let Some(encoding) = declared {
         let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
-        if !had_errors || mostly_fits(bytes, &text) {
+        if !had_errors || mostly_fits(bytes, &text, DECLARED_NON_ASCII_PER_ERROR) {
             return DecodedText {
                 text: text.into_owned(),
                 encoding,
@@ -68,7 +68,7 @@ pub fn decode_bytes(bytes: &[u8], declared_charset: Option<&str>) -> DecodedText
         };
     }
     let (lossy, _) = UTF_8.decode_without_bom_handling(bytes);
-    if mostly_fits(bytes, &lossy) {
+    if mostly_fits(bytes, &lossy, NON_ASCII_PER_ERROR) {
         return DecodedText {
             text: lossy.into_owned(),
             encoding: UTF_8,
@@ -95,16 +95,19 @@ pub fn decode_bytes(bytes: &[u8], declared_charset: Option<&str>) -> DecodedText
     }
 }
 
-/// At most one replacement character per [`NON_ASCII_PER_ERROR`] non-ASCII bytes of input (and
-/// at least one clean non-ASCII character): the encoding fits and the errors are stray bytes.
-fn mostly_fits(bytes: &[u8], decoded: &str) -> bool {
+/// At most one replacement character per `per_error` non-ASCII bytes of input: the encoding
+/// fits and the errors are stray bytes.
+fn mostly_fits(bytes: &[u8], decoded: &str, per_error: usize) -> bool {
     let errors = decoded.chars().filter(|&c| c == '\u{fffd}').count();
     let non_ascii = bytes.iter().filter(|b| !b.is_ascii()).count();
-    errors * NON_ASCII_PER_ERROR <= non_ascii && non_ascii > errors
+    errors * per_error <= non_ascii
 }
 
-/// How many non-ASCII bytes a page needs per invalid one to keep its encoding.
-const NON_ASCII_PER_ERROR: usize = 20;
+/// How many non-ASCII bytes an undeclared page needs per invalid one to be read as UTF-8.
+const NON_ASCII_PER_ERROR: usize = 8;
+/// The same for a charset the event or the page declares: it stands unless most of the
+/// non-ASCII bytes contradict it.
+const DECLARED_NON_ASCII_PER_ERROR: usize = 2;
 
 /// The charset an HTML page declares in its first 1024 bytes: `<meta charset="…">` or
 /// `<meta http-equiv="Content-Type" content="…; charset=…">` (the WHATWG prescan, simplified:

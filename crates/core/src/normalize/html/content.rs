@@ -42,6 +42,8 @@ const TAIL_SHORT_CHARS: u32 = 40;
 /// A paragraph outside the main box this long, without links or furniture around it, is
 /// text of the article that the page laid out elsewhere.
 const OUTSIDE_PROSE_CHARS: u32 = 120;
+/// Lines before the first prose shorter than this, not ending a sentence, are dropped.
+const HEAD_SHORT_CHARS: u32 = 40;
 /// A main text shorter than this (characters) is retried on the whole body.
 const MIN_MAIN_CHARS: u32 = 250;
 
@@ -122,6 +124,26 @@ fn trim(flat: &Flat, chosen: &mut Vec<usize>) {
             }
         }
         chosen.truncate(keep);
+    }
+    // Likewise before the first prose: bylines, dates, "share" and "print" lines.
+    let ends_sentence = |b: usize| {
+        flat.blocks[b]
+            .text
+            .trim_end()
+            .ends_with(['.', '!', '?', '…', '"', '”', '»', ')', ':'])
+    };
+    if let Some(first) = chosen
+        .iter()
+        .position(|&b| flat.blocks[b].chars >= TAIL_PROSE_CHARS && !is_heading(b))
+    {
+        let mut index = 0;
+        chosen.retain(|&b| {
+            index += 1;
+            index > first
+                || is_heading(b)
+                || flat.blocks[b].chars >= HEAD_SHORT_CHARS
+                || ends_sentence(b)
+        });
     }
 }
 
@@ -466,8 +488,10 @@ fn is_junk(flat: &Flat, good: &[u32], i: u32, root: Option<u32>) -> bool {
     let own_good = good[i as usize];
     // Links with little prose: menus, tag lists, "read more" teasers. A wrapper full of links
     // around a long text is not one.
-    let link_list = !matches!(el.kind, Kind::Paragraph | Kind::Headline | Kind::Heading)
-        && el.chars > 0
+    let link_list = !matches!(
+        el.kind,
+        Kind::Paragraph | Kind::Headline | Kind::Heading | Kind::Article
+    ) && el.chars > 0
         && density(el.link_chars, el.chars) >= MAX_LINK_DENSITY
         && own_good < LINK_LIST_MAX_PROSE;
     if link_list {
@@ -486,7 +510,13 @@ fn is_junk(flat: &Flat, good: &[u32], i: u32, root: Option<u32>) -> bool {
     let r = &flat.els[root as usize];
     let root_prose = prose(r.link_chars, r.chars) as f32;
     let own = prose(el.link_chars, el.chars);
-    (own as f32) < root_prose * PROTECTED_SHARE || own < MIN_MAIN_CHARS
+    // A furniture element (`nav`, `figure`) needs a real text's length on top of the share.
+    let min_own = if matches!(el.kind, Kind::Furniture | Kind::Figure) {
+        MIN_MAIN_CHARS
+    } else {
+        MIN_PROSE_CHARS
+    };
+    (own as f32) < root_prose * PROTECTED_SHARE || own < min_own
 }
 
 /// Every block of the page that survives the cuts.
