@@ -10,13 +10,26 @@ use super::super::clean::tidy;
 #[derive(Debug, Default)]
 pub(crate) struct Meta {
     pub(crate) title: Option<String>,
-    pub(crate) published: Option<String>,
+    /// Publication times from `<meta>` vocabularies, in page order.
+    pub(crate) published: Vec<String>,
+    /// Modification times from `<meta>` and JSON-LD: a last resort.
+    pub(crate) modified: Vec<String>,
+    /// `itemprop="datePublished"` (or `dateCreated`) on elements other than `<meta>`.
+    pub(crate) item_dates: Vec<String>,
+    /// `<time>` elements marked as the publication (`pubdate`, `entry-date`, `published`).
+    pub(crate) times_marked: Vec<String>,
+    /// Texts of elements whose class or id speaks of a date (`date`, `byline`, `post-meta`),
+    /// outside comments, footers and sidebars, in page order; `updated` ones after.
+    pub(crate) date_texts: Vec<String>,
+    /// Every JSON-LD `datePublished`, wherever it stands.
+    pub(crate) ld_published: Vec<String>,
     pub(crate) section: Option<String>,
     pub(crate) authors: Vec<String>,
     pub(crate) url: Option<String>,
     pub(crate) title_tag: Option<String>,
     pub(crate) canonical: Option<String>,
-    pub(crate) time: Option<String>,
+    /// The other `<time>` elements outside furniture: `datetime`, else their text.
+    pub(crate) times: Vec<String>,
     pub(crate) lang: Option<String>,
     pub(crate) ld: Option<LdArticle>,
     /// Texts of byline elements (`[rel=author]`, `[itemprop=author]`, `.byline`), outermost.
@@ -48,6 +61,7 @@ fn is_author_element(el: &scraper::node::Element) -> bool {
 pub(crate) fn read(html: &Html) -> Meta {
     let mut meta = Meta::default();
     let mut ld_texts: Vec<String> = Vec::new();
+    let mut updated_texts: Vec<String> = Vec::new();
     let mut descendants = html.tree.root().descendants();
     while let Some(node) = descendants.next() {
         let Node::Element(el) = node.value() else {
@@ -70,13 +84,66 @@ pub(crate) fn read(html: &Html) -> Meta {
             "link" if meta.canonical.is_none() && has_word(el.attr("rel"), "canonical") => {
                 meta.canonical = attr(el, "href");
             }
-            "time" if meta.time.is_none() => meta.time = attr(el, "datetime"),
+            "time" => {
+                let value = attr(el, "datetime")
+                    .or_else(|| ElementRef::wrap(node).map(|r| collapse(r.text(), MAX_DATE_TEXT)));
+                if let Some(value) = value.filter(|v| v.len() > 6) {
+                    if in_furniture(node) {
+                        // Comments, footers and sidebars date other things.
+                    } else if el.attr("pubdate").is_some()
+                        || has_word(el.attr("itemprop"), "datePublished")
+                        || el.attr("class").is_some_and(|c| {
+                            let c = c.to_ascii_lowercase();
+                            c.starts_with("entry-date")
+                                || c.contains("publish")
+                                || c.contains("posted")
+                        })
+                    {
+                        meta.times_marked.push(value);
+                    } else {
+                        meta.times.push(value);
+                    }
+                }
+            }
             "script" if has_word(el.attr("type"), "application/ld+json") => {
                 if let Some(r) = ElementRef::wrap(node) {
                     ld_texts.push(r.text().collect());
                 }
             }
             _ => {}
+        }
+        if el.name() != "meta" && el.name() != "time" {
+            if let Some(prop) = el.attr("itemprop") {
+                if ["datePublished", "dateCreated"]
+                    .iter()
+                    .any(|p| has_word(Some(prop), p))
+                {
+                    let value = attr(el, "content")
+                        .or_else(|| attr(el, "datetime"))
+                        .or_else(|| {
+                            ElementRef::wrap(node).map(|r| collapse(r.text(), MAX_DATE_TEXT))
+                        });
+                    if let Some(value) = value {
+                        meta.item_dates.push(value);
+                    }
+                }
+            }
+            if meta.date_texts.len() < MAX_DATE_TEXTS {
+                if let Some(updated) = date_element(el) {
+                    if !in_furniture(node) {
+                        if let Some(r) = ElementRef::wrap(node) {
+                            let text = collapse(r.text(), MAX_DATE_TEXT);
+                            if text.len() > 6 && text.bytes().any(|b| b.is_ascii_digit()) {
+                                if updated {
+                                    updated_texts.push(text);
+                                } else {
+                                    meta.date_texts.push(text);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
         if is_author_element(el) {
             if let Some(r) = ElementRef::wrap(node) {
@@ -96,28 +163,160 @@ pub(crate) fn read(html: &Html) -> Meta {
             }
         }
     }
-    meta.ld = ld_texts
+    meta.date_texts.extend(updated_texts);
+    let lds: Vec<Value> = ld_texts
         .iter()
         .filter_map(|text| serde_json::from_str::<Value>(text.trim()).ok())
-        .find_map(|value| ld_article(&value));
+        .collect();
+    meta.ld = lds.iter().find_map(ld_article);
+    for value in &lds {
+        ld_dates(value, &mut meta.ld_published, &mut meta.modified, 0);
+    }
     meta
+}
+
+/// The longest text of a date element that is read, and how many such elements.
+const MAX_DATE_TEXT: usize = 160;
+const MAX_DATE_TEXTS: usize = 60;
+
+/// Whitespace-collapsed text, cut to about `max` bytes.
+fn collapse<'a>(parts: impl Iterator<Item = &'a str>, max: usize) -> String {
+    let mut out = String::new();
+    for part in parts {
+        for word in part.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+            if out.len() >= max {
+                return out;
+            }
+        }
+    }
+    out
+}
+
+/// Class and id fragments of the elements that hold a page's date line (htmldate's list).
+const DATE_CLASSES: &[&str] = &[
+    "date",
+    "datum",
+    "time",
+    "publish",
+    "posted",
+    "submitted",
+    "byline",
+    "meta",
+    "subline",
+    "fecha",
+    "parution",
+    "dateline",
+    "article-info",
+    "post-info",
+    "entry-info",
+];
+
+/// Whether an element's class or id names a date line: `Some(true)` when it is an update's.
+fn date_element(el: &scraper::node::Element) -> Option<bool> {
+    let mut hit = None;
+    for name in el.attr("class").into_iter().chain(el.attr("id")) {
+        if name.len() > 200 {
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        if DATE_CLASSES.iter().any(|c| name.contains(c)) {
+            let updated = name.contains("update") || name.contains("modif");
+            hit = Some(hit.unwrap_or(true) && updated);
+        }
+    }
+    hit
+}
+
+/// Class and id words of the boxes whose dates are not the article's.
+const FURNITURE_WORDS: &[&str] = &[
+    "comment",
+    "comments",
+    "commentlist",
+    "kommentar",
+    "kommentare",
+    "reply",
+    "replies",
+    "respond",
+    "footer",
+    "sidebar",
+    "related",
+    "recommended",
+    "teaser",
+    "teasers",
+    "popular",
+    "trending",
+    "widget",
+    "aside",
+    "disqus",
+];
+
+/// Whether a node stands in a comment, footer, sidebar or related-stories box.
+fn in_furniture(node: ego_tree::NodeRef<'_, Node>) -> bool {
+    node.ancestors().any(|a| {
+        let Node::Element(el) = a.value() else {
+            return false;
+        };
+        match el.name() {
+            "footer" | "aside" | "nav" => return true,
+            // Their classes are template flags (`has-sidebar`, `comments-open`).
+            "html" | "body" => return false,
+            _ => {}
+        }
+        el.attr("class")
+            .into_iter()
+            .chain(el.attr("id"))
+            .any(|names| {
+                names
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|w| FURNITURE_WORDS.iter().any(|f| w.eq_ignore_ascii_case(f)))
+            })
+    })
+}
+
+/// Every `datePublished` (and `dateModified`) in a JSON-LD value.
+fn ld_dates(value: &Value, published: &mut Vec<String>, modified: &mut Vec<String>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                ld_dates(item, published, modified, depth + 1);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                match (key.as_str(), item) {
+                    ("datePublished" | "dateCreated", Value::String(s)) => {
+                        published.push(s.trim().to_owned());
+                    }
+                    ("dateModified", Value::String(s)) => modified.push(s.trim().to_owned()),
+                    // Comments and reviews date themselves, not the article.
+                    ("comment" | "review" | "reviews", _) => {}
+                    _ => ld_dates(item, published, modified, depth + 1),
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 impl Meta {
     pub(crate) fn take(&mut self, key: &str, content: String) {
+        if PUBLISHED_KEYS.contains(&key) {
+            self.published.push(content);
+            return;
+        }
+        if MODIFIED_KEYS.contains(&key) {
+            self.modified.push(content);
+            return;
+        }
         let slot = match key {
             "og:title" | "twitter:title" | "headline" | "dc.title" => &mut self.title,
-            "article:published_time"
-            | "og:article:published_time"
-            | "datepublished"
-            | "pubdate"
-            | "publishdate"
-            | "publish-date"
-            | "date"
-            | "dc.date"
-            | "dc.date.issued"
-            | "parsely-pub-date"
-            | "sailthru.date" => &mut self.published,
             "article:section" | "section" | "parsely-section" => &mut self.section,
             "og:url" => &mut self.url,
             "author" | "article:author" | "dc.creator" | "parsely-author" | "sailthru.author" => {
@@ -134,6 +333,64 @@ impl Meta {
         }
     }
 }
+
+/// `<meta>` keys (property, name or itemprop, lower case) that give the publication time: the
+/// vocabularies htmldate reads (OpenGraph, Dublin Core, Parse.ly, Sailthru, schema.org, …).
+const PUBLISHED_KEYS: &[&str] = &[
+    "article:published_time",
+    "og:article:published_time",
+    "og:published_time",
+    "article:publicationdate",
+    "article.published",
+    "article.created",
+    "article_date_original",
+    "bt:pubdate",
+    "citation_date",
+    "citation_publication_date",
+    "cxenseparse:recs:publishtime",
+    "date",
+    "date_published",
+    "datecreated",
+    "dateposted",
+    "datepublished",
+    "dc.date",
+    "dc.created",
+    "dc.date.created",
+    "dc.date.issued",
+    "dc.date.publication",
+    "dcterms.created",
+    "dcterms.date",
+    "dcterms.issued",
+    "dc:created",
+    "dc:date",
+    "originalpublicationdate",
+    "parsely-pub-date",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "published-date",
+    "publication_date",
+    "rnews:datepublished",
+    "sailthru.date",
+    "shareaholic:article_published_time",
+    "article:published",
+    "published_time",
+];
+
+/// `<meta>` keys that give the last modification: used only when nothing else dates the page.
+const MODIFIED_KEYS: &[&str] = &[
+    "article:modified_time",
+    "og:article:modified_time",
+    "datemodified",
+    "dc.modified",
+    "dcterms.modified",
+    "modified_time",
+    "updated_time",
+    "og:updated_time",
+    "lastmodified",
+    "last-modified",
+];
 
 fn decoded(raw: &str) -> String {
     let text = html_escape::decode_html_entities(raw);

@@ -20,10 +20,10 @@ mod meta;
 
 use scraper::{Html, Selector};
 
-use super::Extract;
 use super::Rules;
 use super::clean::{ClutterMatcher, tidy};
 use super::config::NormalizeConfigError;
+use super::{DateCandidate, DateSource, Extract};
 use crate::error::{ErrorKind, Rejection};
 
 /// The configured furniture selectors, parsed once per stage.
@@ -96,6 +96,65 @@ fn headline(flat: &dom::Flat, meta: &meta::Meta) -> Option<(usize, bool)> {
     }
 }
 
+/// How far around the headline a visible date line is looked for, in blocks.
+const DATE_WINDOW_BEFORE: usize = 3;
+const DATE_WINDOW_AFTER: usize = 8;
+/// Blocks longer than this are prose, not a date line.
+const DATE_LINE_CHARS: u32 = 200;
+
+/// Where the page states its publication time, best first (htmldate's order, with the
+/// machine-readable values ahead of the URL so that a time and its offset are kept): JSON-LD,
+/// `<meta>` vocabularies, `itemprop` elements, the URL, marked `<time>` elements, date lines
+/// (`class="date"`, bylines), other `<time>` elements, short blocks around the headline, and
+/// last a modification time.
+fn date_candidates(
+    meta: &meta::Meta,
+    flat: &dom::Flat,
+    headline: Option<usize>,
+    main: &[usize],
+) -> Vec<DateCandidate> {
+    let mut out = Vec::new();
+    let mut add = |texts: &mut dyn Iterator<Item = &String>, source: DateSource, rank: u8| {
+        out.extend(texts.map(|t| DateCandidate {
+            text: t.clone(),
+            source,
+            rank,
+        }));
+    };
+    add(
+        &mut meta
+            .ld
+            .as_ref()
+            .and_then(|a| a.published.as_ref())
+            .into_iter(),
+        DateSource::Stated,
+        0,
+    );
+    add(&mut meta.published.iter(), DateSource::Stated, 1);
+    add(&mut meta.item_dates.iter(), DateSource::Stated, 2);
+    add(&mut meta.ld_published.iter(), DateSource::Stated, 3);
+    add(
+        &mut meta.canonical.iter().chain(meta.url.iter()),
+        DateSource::Url,
+        4,
+    );
+    add(&mut meta.times_marked.iter(), DateSource::Stated, 5);
+    add(&mut meta.date_texts.iter(), DateSource::Text, 6);
+    add(&mut meta.times.iter(), DateSource::Stated, 7);
+    let anchor = headline.or_else(|| main.first().copied());
+    if let Some(at) = anchor {
+        let near: Vec<String> = flat.blocks[at.saturating_sub(DATE_WINDOW_BEFORE)
+            ..(at + DATE_WINDOW_AFTER).min(flat.blocks.len())]
+            .iter()
+            .filter(|b| b.chars <= DATE_LINE_CHARS)
+            .map(|b| b.text.clone())
+            .collect();
+        add(&mut near.iter(), DateSource::Text, 8);
+    }
+    add(&mut meta.modified.iter(), DateSource::Stated, 9);
+    out
+}
+
 /// Reads an HTML page (or a fragment, such as a JSON Feed item's `content_html`).
 pub(crate) fn extract(
     html: &str,
@@ -124,14 +183,15 @@ pub(crate) fn extract(
             .or(meta.title_tag.as_deref().map(decoded))
             .filter(|t| !t.is_empty()),
         section: ld.and_then(|a| a.section.clone()).or(meta.section.clone()),
-        published_raw: ld
-            .and_then(|a| a.published.clone())
-            .or(meta.published.clone())
-            .or(meta.time.clone()),
         url: meta.canonical.clone().or(meta.url.clone()),
         language_hint: ld.and_then(|a| a.language.clone()).or(meta.lang.clone()),
         ..Extract::default()
     };
+    ex.dates = date_candidates(&meta, &flat, headline.map(|(b, _)| b), &main);
+    ex.month_first = meta
+        .lang
+        .as_deref()
+        .is_some_and(|l| l.eq_ignore_ascii_case("en") || l.eq_ignore_ascii_case("en-us"));
     ex.authors = ld.map(|a| a.authors.clone()).unwrap_or_default();
     if ex.authors.is_empty() {
         ex.authors = meta.authors.clone();
