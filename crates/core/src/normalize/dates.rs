@@ -197,6 +197,7 @@ const UPDATE_WORDS: &[&str] = &[
     "aktualisiert",
     "modified",
     "geändert",
+    "änderung",
     "bearbeitet",
     "mis à jour",
     "actualizado",

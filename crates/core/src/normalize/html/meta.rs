@@ -25,6 +25,9 @@ pub(crate) struct Meta {
     pub(crate) ld_published: Vec<String>,
     pub(crate) section: Option<String>,
     pub(crate) authors: Vec<String>,
+    /// `og:site_name` (or `application-name`, `twitter:site`): never an author, never part of
+    /// the title.
+    pub(crate) site_names: Vec<String>,
     pub(crate) url: Option<String>,
     pub(crate) title_tag: Option<String>,
     pub(crate) canonical: Option<String>,
@@ -47,14 +50,40 @@ fn has_word(value: Option<&str>, word: &str) -> bool {
     value.is_some_and(|v| v.split_whitespace().any(|w| w.eq_ignore_ascii_case(word)))
 }
 
+/// Class fragments of byline elements (trafilatura's author expressions).
+const AUTHOR_CLASSES: &[&str] = &[
+    "byline",
+    "author",
+    "autor",
+    "auteur",
+    "writer",
+    "verfasser",
+    "firma",
+];
+
 fn is_author_element(el: &scraper::node::Element) -> bool {
+    if matches!(
+        el.name(),
+        "meta" | "link" | "script" | "style" | "img" | "body" | "html"
+    ) {
+        return false;
+    }
     el.attr("rel") == Some("author")
         || el
             .attr("itemprop")
             .is_some_and(|p| p.split_whitespace().any(|p| p == "author"))
         || el
             .attr("class")
-            .is_some_and(|c| c.contains("byline") || c.contains("author-name"))
+            .into_iter()
+            .chain(el.attr("id"))
+            .chain(el.attr("data-testid"))
+            .any(|c| {
+                let c = c.to_ascii_lowercase();
+                AUTHOR_CLASSES.iter().any(|a| c.contains(a))
+                    && !c.contains("comment")
+                    && !c.contains("avatar")
+                    && !c.contains("authorize")
+            })
 }
 
 /// Reads the page's metadata in one walk over the tree.
@@ -88,7 +117,9 @@ pub(crate) fn read(html: &Html) -> Meta {
                 let value = attr(el, "datetime")
                     .or_else(|| ElementRef::wrap(node).map(|r| collapse(r.text(), MAX_DATE_TEXT)));
                 if let Some(value) = value.filter(|v| v.len() > 6) {
-                    if in_furniture(node) {
+                    if has_word(el.attr("itemprop"), "datePublished") {
+                        meta.times_marked.push(value);
+                    } else if in_furniture(node) {
                         // Comments, footers and sidebars date other things.
                     } else if el.attr("pubdate").is_some()
                         || has_word(el.attr("itemprop"), "datePublished")
@@ -147,7 +178,9 @@ pub(crate) fn read(html: &Html) -> Meta {
         }
         if is_author_element(el) {
             if let Some(r) = ElementRef::wrap(node) {
-                meta.author_texts.push(r.text().collect());
+                if meta.author_texts.len() < MAX_AUTHOR_TEXTS && !in_furniture(node) {
+                    meta.author_texts.push(collapse(r.text(), MAX_AUTHOR_TEXT));
+                }
             }
             // The outermost byline element only: skip what it holds.
             let mut last = node;
@@ -168,12 +201,20 @@ pub(crate) fn read(html: &Html) -> Meta {
         .iter()
         .filter_map(|text| serde_json::from_str::<Value>(text.trim()).ok())
         .collect();
-    meta.ld = lds.iter().find_map(ld_article);
+    let mut people = std::collections::HashMap::new();
+    for value in &lds {
+        index_people(value, &mut people, 0);
+    }
+    meta.ld = lds.iter().find_map(|v| ld_article(v, &people));
     for value in &lds {
         ld_dates(value, &mut meta.ld_published, &mut meta.modified, 0);
     }
     meta
 }
+
+/// The longest text of a byline element that is read, and how many such elements.
+const MAX_AUTHOR_TEXT: usize = 240;
+const MAX_AUTHOR_TEXTS: usize = 40;
 
 /// The longest text of a date element that is read, and how many such elements.
 const MAX_DATE_TEXT: usize = 160;
@@ -319,7 +360,12 @@ impl Meta {
             "og:title" | "twitter:title" | "headline" | "dc.title" => &mut self.title,
             "article:section" | "section" | "parsely-section" => &mut self.section,
             "og:url" => &mut self.url,
-            "author" | "article:author" | "dc.creator" | "parsely-author" | "sailthru.author" => {
+            "og:site_name" | "application-name" | "twitter:site" | "publisher" => {
+                self.site_names.push(content);
+                return;
+            }
+            "author" | "article:author" | "dc.creator" | "parsely-author" | "sailthru.author"
+            | "byl" | "citation_author" | "dcterms.creator" | "dc:creator" => {
                 // `article:author` is often a profile URL, not a name.
                 if !content.starts_with("http") && !self.authors.contains(&content) {
                     self.authors.push(content);
@@ -420,9 +466,48 @@ const ARTICLE_TYPES: &[&str] = &[
     "Report",
 ];
 
-fn ld_article(value: &Value) -> Option<LdArticle> {
+/// JSON-LD nodes by `@id`: their `name` and whether they are a person (a `"author":
+/// {"@id": …}` points at one).
+type People = std::collections::HashMap<String, (String, bool)>;
+
+fn index_people(value: &Value, people: &mut People, depth: usize) {
+    if depth > 8 {
+        return;
+    }
     match value {
-        Value::Array(items) => items.iter().find_map(ld_article),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| index_people(v, people, depth + 1)),
+        Value::Object(map) => {
+            if let (Some(Value::String(id)), Some(Value::String(name))) =
+                (map.get("@id"), map.get("name"))
+            {
+                people.insert(id.clone(), (name.clone(), !is_organization(map)));
+            }
+            map.values()
+                .for_each(|v| index_people(v, people, depth + 1));
+        }
+        _ => {}
+    }
+}
+
+fn is_organization(map: &serde_json::Map<String, Value>) -> bool {
+    let org = |t: &str| {
+        matches!(
+            t,
+            "Organization" | "NewsMediaOrganization" | "Corporation" | "WebSite" | "Brand"
+        )
+    };
+    match map.get("@type") {
+        Some(Value::String(t)) => org(t),
+        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str().is_some_and(org)),
+        _ => false,
+    }
+}
+
+fn ld_article(value: &Value, people: &People) -> Option<LdArticle> {
+    match value {
+        Value::Array(items) => items.iter().find_map(|v| ld_article(v, people)),
         Value::Object(map) => {
             let is_article = match map.get("@type") {
                 Some(Value::String(t)) => ARTICLE_TYPES.contains(&t.as_str()),
@@ -432,7 +517,7 @@ fn ld_article(value: &Value) -> Option<LdArticle> {
                 _ => false,
             };
             if !is_article {
-                return map.get("@graph").and_then(ld_article);
+                return map.get("@graph").and_then(|g| ld_article(g, people));
             }
             let text = |key: &str| {
                 map.get(key)
@@ -443,7 +528,11 @@ fn ld_article(value: &Value) -> Option<LdArticle> {
             Some(LdArticle {
                 headline: text("headline").or_else(|| text("name")),
                 published: text("datePublished").or_else(|| text("dateCreated")),
-                authors: map.get("author").map(names).unwrap_or_default(),
+                authors: map
+                    .get("author")
+                    .or_else(|| map.get("creator"))
+                    .map(|a| names(a, people))
+                    .unwrap_or_default(),
                 section: text("articleSection"),
                 language: text("inLanguage"),
             })
@@ -460,16 +549,26 @@ fn first_text(value: &Value) -> Option<String> {
     }
 }
 
-/// `"author": "A"`, `{"name": "A"}` or a list of either.
-fn names(value: &Value) -> Vec<String> {
+/// `"author": "A"`, `{"name": "A"}`, `{"@id": …}` pointing at a person, or a list of
+/// these; organizations (the publisher named as author) are not authors.
+fn names(value: &Value, people: &People) -> Vec<String> {
     match value {
         Value::String(name) => vec![decoded(name)],
-        Value::Object(map) => map
-            .get("name")
-            .and_then(Value::as_str)
-            .map(|n| vec![decoded(n)])
-            .unwrap_or_default(),
-        Value::Array(items) => items.iter().flat_map(names).collect(),
+        Value::Object(map) if is_organization(map) => Vec::new(),
+        Value::Object(map) => match map.get("name") {
+            Some(Value::String(n)) => vec![decoded(n)],
+            Some(other) => first_text(other)
+                .map(|n| vec![decoded(&n)])
+                .unwrap_or_default(),
+            None => map
+                .get("@id")
+                .and_then(Value::as_str)
+                .and_then(|id| people.get(id))
+                .filter(|(_, person)| *person)
+                .map(|(n, _)| vec![decoded(n)])
+                .unwrap_or_default(),
+        },
+        Value::Array(items) => items.iter().flat_map(|v| names(v, people)).collect(),
         _ => Vec::new(),
     }
     .into_iter()

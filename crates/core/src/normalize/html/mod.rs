@@ -23,6 +23,7 @@ use scraper::{Html, Selector};
 use super::Rules;
 use super::clean::{ClutterMatcher, tidy};
 use super::config::NormalizeConfigError;
+use super::parts;
 use super::{DateCandidate, DateSource, Extract};
 use crate::error::{ErrorKind, Rejection};
 
@@ -96,11 +97,122 @@ fn headline(flat: &dom::Flat, meta: &meta::Meta) -> Option<(usize, bool)> {
     }
 }
 
+/// The site's own names, folded: `og:site_name` and the like, and the host of the page's URL
+/// (`www.finanztreff.de` → `finanztreff`).
+fn site_names(meta: &meta::Meta) -> Vec<String> {
+    let mut out: Vec<String> = meta
+        .site_names
+        .iter()
+        .map(|s| parts::fold_name(s))
+        .collect();
+    for url in meta.canonical.iter().chain(meta.url.iter()) {
+        if let Some(host) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+        {
+            out.push(parts::fold_name(&host));
+            let labels: Vec<&str> = host.split('.').collect();
+            if labels.len() >= 2 {
+                out.push(parts::fold_name(labels[labels.len() - 2]));
+            }
+        }
+    }
+    out.retain(|s| s.len() >= 2);
+    out
+}
+
+/// The article's authors: JSON-LD's people, else the `author` metadata, else the first byline
+/// element that gives names; each cleaned by [`parts::Parts::author_names`].
+fn authors(meta: &meta::Meta, rules: &Rules) -> Vec<String> {
+    let site = site_names(meta);
+    let clean = |raws: &[String]| -> Vec<String> {
+        let split = raws.len() == 1;
+        raws.iter()
+            .flat_map(|raw| rules.parts.author_names(raw, &site, split))
+            .fold(Vec::new(), |mut out: Vec<String>, n| {
+                if !out.iter().any(|o| o.eq_ignore_ascii_case(&n)) {
+                    out.push(n);
+                }
+                out
+            })
+    };
+    if let Some(ld) = meta.ld.as_ref() {
+        let names = clean(&ld.authors);
+        if !names.is_empty() {
+            return names;
+        }
+    }
+    let names = clean(&meta.authors);
+    if !names.is_empty() {
+        return names;
+    }
+    meta.author_texts
+        .iter()
+        .map(|raw| decoded(raw))
+        .find_map(|text| {
+            let names = match rules.parts.byline(&text) {
+                Some(names) => clean(&names),
+                None if text.split_whitespace().count() <= MAX_BYLINE_WORDS => {
+                    clean(std::slice::from_ref(&text))
+                }
+                None => Vec::new(),
+            };
+            (!names.is_empty()).then_some(names)
+        })
+        .unwrap_or_default()
+}
+
+/// A byline line (`Von Anna Roth`, `Text: Anna Roth`, `Par Anna Roth`) in the short blocks
+/// around the headline or at the end of the main text, when no element or metadata names the
+/// authors.
+fn byline_near(
+    flat: &dom::Flat,
+    headline: Option<usize>,
+    main: &[usize],
+    rules: &Rules,
+    meta: &meta::Meta,
+) -> Vec<String> {
+    let site = site_names(meta);
+    let around = headline
+        .or_else(|| main.first().copied())
+        .map(|at| {
+            at.saturating_sub(DATE_WINDOW_BEFORE)..(at + BYLINE_WINDOW_AFTER).min(flat.blocks.len())
+        })
+        .into_iter()
+        .flatten();
+    let tail = main.iter().rev().take(BYLINE_TAIL).copied();
+    around
+        .chain(tail)
+        .filter_map(|b| flat.blocks.get(b))
+        .filter(|b| b.chars <= BYLINE_CHARS)
+        .find_map(|b| {
+            let names: Vec<String> = rules
+                .parts
+                .byline(&decoded(&b.text))?
+                .iter()
+                .flat_map(|n| rules.parts.author_names(n, &site, false))
+                .collect();
+            (!names.is_empty()).then_some(names)
+        })
+        .unwrap_or_default()
+}
+
+/// Where a byline line is looked for: blocks after the headline, and the last blocks of the
+/// main text; longer blocks are prose.
+const BYLINE_WINDOW_AFTER: usize = 12;
+const BYLINE_TAIL: usize = 4;
+const BYLINE_CHARS: u32 = 120;
+
+/// A byline element with more words than this (and no `By`) is a biography, not a byline.
+const MAX_BYLINE_WORDS: usize = 8;
+
 /// How far around the headline a visible date line is looked for, in blocks.
 const DATE_WINDOW_BEFORE: usize = 3;
 const DATE_WINDOW_AFTER: usize = 8;
 /// Blocks longer than this are prose, not a date line.
 const DATE_LINE_CHARS: u32 = 200;
+/// How many short blocks of the whole page are read for a date when nothing else gives one.
+const MAX_DATE_LINES: usize = 400;
 
 /// Where the page states its publication time, best first (htmldate's order, with the
 /// machine-readable values ahead of the URL so that a time and its offset are kept): JSON-LD,
@@ -152,6 +264,17 @@ fn date_candidates(
         add(&mut near.iter(), DateSource::Text, 8);
     }
     add(&mut meta.modified.iter(), DateSource::Stated, 9);
+    // Last, any short block of the page outside furniture: a date is better than none.
+    let lines: Vec<String> = flat
+        .blocks
+        .iter()
+        .filter(|b| {
+            b.chars <= DATE_LINE_CHARS && flat.els[b.owner as usize].hint != hints::Hint::Furniture
+        })
+        .take(MAX_DATE_LINES)
+        .map(|b| b.text.clone())
+        .collect();
+    add(&mut lines.iter(), DateSource::Text, 10);
     out
 }
 
@@ -192,22 +315,9 @@ pub(crate) fn extract(
         .lang
         .as_deref()
         .is_some_and(|l| l.eq_ignore_ascii_case("en") || l.eq_ignore_ascii_case("en-us"));
-    ex.authors = ld.map(|a| a.authors.clone()).unwrap_or_default();
+    ex.authors = authors(&meta, rules);
     if ex.authors.is_empty() {
-        ex.authors = meta.authors.clone();
-    }
-    if ex.authors.is_empty() {
-        ex.authors = meta
-            .author_texts
-            .iter()
-            .map(|raw| decoded(raw))
-            .find_map(|text| {
-                rules.parts.byline(&text).or_else(|| {
-                    let words = text.split_whitespace().count();
-                    (words > 0 && words <= 5 && !text.ends_with('.')).then(|| vec![text.clone()])
-                })
-            })
-            .unwrap_or_default();
+        ex.authors = byline_near(&flat, headline.map(|(b, _)| b), &main, rules, &meta);
     }
     ex.paragraphs = main
         .iter()
