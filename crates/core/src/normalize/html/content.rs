@@ -23,7 +23,7 @@ const MIN_PROSE_CHARS: u32 = 25;
 /// Ancestors that receive a block's score.
 const SCORE_LEVELS: usize = 5;
 /// Link density from which a block or a box is link furniture.
-const MAX_LINK_DENSITY: f32 = 0.5;
+const MAX_LINK_DENSITY: f32 = 0.4;
 /// A furniture-hinted box holding at least this share of its root's prose is kept.
 const PROTECTED_SHARE: f32 = 0.5;
 /// A parent replaces the main box when it adds at least this much prose per character of
@@ -431,6 +431,8 @@ fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
         is_root[r as usize] = true;
     }
     let mut out = Vec::new();
+    // Blocks outside the main box that may join it when a neighbour is in.
+    let mut may_grow = vec![false; flat.blocks.len()];
     'blocks: for (b, block) in flat.blocks.iter().enumerate() {
         if flat.els[block.owner as usize].kind == Kind::Headline {
             continue;
@@ -450,12 +452,11 @@ fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
             at = flat.els[i as usize].parent;
         }
         let Some(root) = root else {
-            if block.chars >= OUTSIDE_PROSE_CHARS
-                && block.link_chars == 0
-                && !mask[block.owner as usize]
-                && !path_junk
-            {
+            let clean = block.link_chars == 0 && !mask[block.owner as usize] && !path_junk;
+            if clean && block.chars >= OUTSIDE_PROSE_CHARS {
                 out.push(b);
+            } else if clean {
+                may_grow[b] = true;
             }
             continue;
         };
@@ -478,7 +479,25 @@ fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
         }
         out.push(b);
     }
+    grow(&mut out, &may_grow);
     out
+}
+
+/// jusText's context: a clean block right after a chosen one is chosen too (a list of
+/// ingredients after its heading, a short paragraph between two long ones), until something
+/// that is not clean stands between. (Growing backwards too gained as much recall as it
+/// lost precision on html-eval.)
+fn grow(out: &mut Vec<usize>, may_grow: &[bool]) {
+    let mut chosen = vec![false; may_grow.len()];
+    for &b in out.iter() {
+        chosen[b] = true;
+    }
+    for b in 1..chosen.len() {
+        if !chosen[b] && may_grow[b] && chosen[b - 1] {
+            chosen[b] = true;
+        }
+    }
+    *out = (0..chosen.len()).filter(|&b| chosen[b]).collect();
 }
 
 /// Is a box inside the main text furniture? Without a root, the protection by share is not
