@@ -225,7 +225,9 @@ fn normalize(c: &mut Criterion) {
 
 /// The real pages of `html-eval`, decoded as `newsflow run` decodes files.
 fn html_eval_pages() -> Vec<String> {
-    let dir = newsflow_testkit::corpus_dir().join("html-eval").join("pages");
+    let dir = newsflow_testkit::corpus_dir()
+        .join("html-eval")
+        .join("pages");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
         .filter_map(Result::ok)
