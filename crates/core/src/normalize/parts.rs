@@ -38,6 +38,8 @@ pub(crate) struct Parts {
     /// What is not a person's name: an e-mail, a URL, a domain, an account handle.
     not_a_name: Regex,
     sentence_break: Regex,
+    /// Between a title and the site's name: ` | `, ` - `, ` » `, ` :: `, ` : `.
+    title_separator: Regex,
     related_meta: Regex,
     related_age: Regex,
     related_headings: HashSet<String>,
@@ -87,6 +89,7 @@ impl Parts {
             not_a_name: Regex::new(
                 r"(?i)@|https?:|www\.|\[at\]|^\S+\.[a-z]{2,12}$|^[\p{L}\d]+[._][\p{L}\d._]+$|^(?:admin|wordpressadmin|administrator|no author|unknown|anonym|anonymous|guest|editor|webmaster|null|none)$|admin$",
             )?,
+            title_separator: Regex::new(r"\s+(?:[|\-–—»«·/•~]|::?)\s+|\s*[|»«]\s*")?,
             sentence_break: Regex::new(r#"[.!?]["”’)]?\s+["“‘(]?\p{Lu}|\p{Ll}[.!?]\p{Lu}"#)?,
             related_meta: Regex::new(r"^(?P<section>[^/]{1,60}?)\s*//\s*(?P<age>\S.{0,40})$")?,
             related_age: Regex::new(
@@ -235,6 +238,49 @@ impl Parts {
             }
         }
         out
+    }
+
+    /// A title without the site's name (`site`, folded with [`fold_name`]) before or after
+    /// it: `Title | Site`, `Site » Blog Archiv » Title`, `Title - site.de`. A part equal to
+    /// one of the page's `<h1>` texts (`h1s`, lower case) is the title itself.
+    pub(crate) fn strip_site_name(&self, title: &str, site: &[String], h1s: &[String]) -> String {
+        let title = title.trim();
+        let mut bounds: Vec<(usize, usize)> = Vec::new();
+        let mut start = 0;
+        for m in self.title_separator.find_iter(title) {
+            bounds.push((start, m.start()));
+            start = m.end();
+        }
+        bounds.push((start, title.len()));
+        if bounds.len() < 2 {
+            return title.to_owned();
+        }
+        if let Some(&(a, b)) = bounds
+            .iter()
+            .find(|&&(a, b)| h1s.iter().any(|h| title[a..b].trim().to_lowercase() == *h))
+        {
+            return title[a..b].trim().to_owned();
+        }
+        let is_site = |text: &str| {
+            let folded = fold_name(text);
+            !folded.is_empty()
+                && (SITE_WORDS.contains(&text.trim().to_lowercase().as_str())
+                    || site.iter().any(|s| {
+                        s.len() >= 3
+                            && (folded == *s
+                                || (folded.len() >= 4
+                                    && (folded.contains(s.as_str())
+                                        || s.contains(folded.as_str()))))
+                    }))
+        };
+        let (mut first, mut last) = (0, bounds.len() - 1);
+        while last > first && is_site(&title[bounds[last].0..bounds[last].1]) {
+            last -= 1;
+        }
+        while first < last && is_site(&title[bounds[first].0..bounds[first].1]) {
+            first += 1;
+        }
+        title[bounds[first].0..bounds[last].1].trim().to_owned()
     }
 
     /// Splits a dateline off the start of a paragraph: the dateline and the rest of the text.
@@ -420,6 +466,18 @@ const NAME_ENDERS: &[&str] = &[
     "stunden",
     "hours",
     "lesezeit",
+];
+
+/// Parts of a `<title>` that name a section of any site, not the article.
+const SITE_WORDS: &[&str] = &[
+    "blog archiv",
+    "blog archive",
+    "blog",
+    "home",
+    "startseite",
+    "news",
+    "nachrichten",
+    "aktuelles",
 ];
 
 /// An author field longer than this is a paragraph, not a byline.
@@ -647,6 +705,33 @@ mod tests {
         ] {
             assert!(names(refused).is_empty(), "{refused}");
         }
+    }
+
+    #[test]
+    fn titles_lose_the_site_name() {
+        let p = parts();
+        let site = vec![fold_name("St.Galler Tagblatt"), fold_name("time4talks.com")];
+        let strip = |t: &str| p.strip_site_name(t, &site, &[]);
+        assert_eq!(
+            strip("Tanz in der Lokremise: Mit allen Wassern gewaschen | St.Galler Tagblatt"),
+            "Tanz in der Lokremise: Mit allen Wassern gewaschen"
+        );
+        assert_eq!(
+            strip("Time 4 talks » Blog Archiv » Weitere Digitalisierung der Kinos"),
+            "Weitere Digitalisierung der Kinos"
+        );
+        assert_eq!(
+            strip("Habeck in München - Windkraft in Bayern"),
+            "Habeck in München - Windkraft in Bayern"
+        );
+        assert_eq!(
+            p.strip_site_name(
+                "Alles Neue | Bibliothek 2.0 und mehr",
+                &[],
+                &["alles neue".into()]
+            ),
+            "Alles Neue"
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! no tree; it is faster per byte, but main-text extraction needs the tree: which box holds
 //! the most prose, what its siblings hold, how link-dense a list is. A streaming reader also
 //! lets an unclosed `<head>` or `<header>` swallow the page, where a tree builder closes it as
-//! a browser would. On `html-eval` (990 real pages, 139 MB) parsing is about half of the
-//! extraction time; see BENCHMARKS.md for the figures and the candidates compared.
+//! a browser would. On `html-eval` (990 real pages, 139 MB) the whole HTML path runs at
+//! ~400 pages/s on one core against ~900 for the streaming pass, at F1 0.915 against 0.776;
+//! BENCHMARKS.md has the figures and the candidates compared.
 //!
 //! What is taken: title (JSON-LD `headline`, the `<h1>`, `og:title`, `<title>`), authors
 //! (JSON-LD, `author` meta, a byline element), publication time (JSON-LD `datePublished`,
@@ -96,6 +97,47 @@ fn headline(flat: &dom::Flat, meta: &meta::Meta) -> Option<(usize, bool)> {
         None => h1s.first().map(|(i, _)| (*i, false)),
     }
 }
+
+/// The article's title: JSON-LD's `headline`, else the `<h1>` the metadata agrees with, else
+/// `og:title`, else another `<h1>`, else `<title>`; the site's name cut off whichever it is
+/// (`… | St.Galler Tagblatt`, `Time 4 talks » Blog Archiv » …`).
+fn title(
+    meta: &meta::Meta,
+    agreed_h1: Option<String>,
+    other_h1: Option<String>,
+    parts: &parts::Parts,
+) -> Option<String> {
+    let mut site = site_names(meta);
+    // `<title>` is often `og:title` and the site's name.
+    if let (Some(og), Some(tag)) = (meta.title.as_deref(), meta.title_tag.as_deref()) {
+        let (og, tag) = (decoded(og), decoded(tag));
+        if let Some(rest) = tag.strip_prefix(og.as_str()) {
+            let rest = rest
+                .trim_start_matches(|c: char| c.is_whitespace() || TITLE_SEPARATORS.contains(&c));
+            if !rest.is_empty() && rest.len() < tag.len() {
+                site.push(parts::fold_name(rest));
+            }
+        }
+    }
+    let h1s: Vec<String> = agreed_h1
+        .iter()
+        .chain(other_h1.iter())
+        .map(|h| h.to_lowercase())
+        .collect();
+    let strip = |t: String| parts.strip_site_name(&t, &site, &h1s);
+    meta.ld
+        .as_ref()
+        .and_then(|a| a.headline.clone())
+        .map(&strip)
+        .or(agreed_h1)
+        .or_else(|| meta.title.clone().map(&strip))
+        .or(other_h1)
+        .or_else(|| meta.title_tag.as_deref().map(decoded).map(&strip))
+        .filter(|t| !t.is_empty())
+}
+
+/// Characters that separate a title from the site's name.
+const TITLE_SEPARATORS: &[char] = &['|', '-', '–', '—', '»', '·', ':', '/', '•', '~', '«'];
 
 /// The site's own names, folded: `og:site_name` and the like, and the host of the page's URL
 /// (`www.finanztreff.de` → `finanztreff`).
@@ -298,13 +340,7 @@ pub(crate) fn extract(
         None => (None, None),
     };
     let mut ex = Extract {
-        title: ld
-            .and_then(|a| a.headline.clone())
-            .or(agreed_h1)
-            .or(meta.title.clone())
-            .or(other_h1)
-            .or(meta.title_tag.as_deref().map(decoded))
-            .filter(|t| !t.is_empty()),
+        title: title(&meta, agreed_h1, other_h1, &rules.parts),
         section: ld.and_then(|a| a.section.clone()).or(meta.section.clone()),
         url: meta.canonical.clone().or(meta.url.clone()),
         language_hint: ld.and_then(|a| a.language.clone()).or(meta.lang.clone()),
