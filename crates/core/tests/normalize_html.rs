@@ -175,6 +175,26 @@ fn the_time_elements_text_is_not_the_lede() {
 }
 
 #[test]
+fn a_deployments_own_furniture_selectors_are_cut() {
+    let page = format!(
+        r#"<html><body><article><h1>Council approves tram line</h1>{}<div class="gazette-trip-box"><p>Our readers' trip to the coast: book your seat on the Gazette coach before the end of the month and save twenty percent.</p></div></article></body></html>"#,
+        story_paragraphs()
+    );
+    let with_default = normalize(html(&page)).unwrap();
+    assert!(text(&with_default).contains("Gazette coach"));
+    let config = newsflow_core::NormalizeConfig {
+        html_boilerplate: vec![".gazette-trip-box".into()],
+        ..newsflow_core::NormalizeConfig::default()
+    };
+    let stage = NormalizeStage::new(config).unwrap();
+    let a = stage
+        .normalize(html(&page), &StageContext::at(DateTime::UNIX_EPOCH))
+        .unwrap();
+    assert!(!text(&a).contains("Gazette coach"), "{}", text(&a));
+    assert!(text(&a).contains(STORY[2]));
+}
+
+#[test]
 fn a_page_with_text_is_never_no_body_and_one_without_says_why() {
     // A paywalled page whose only text is its teaser box still has a body.
     let page = r#"<html><body><nav><a href="/">Home</a></nav><div class="teaser-detail"><p>Frankfurt (dpa) - The novel about the old republic won the book prize on Monday; the jury praised its ambition and its humour in a long statement.</p></div><div class="paywall">Subscribe to read on.</div></body></html>"#;
