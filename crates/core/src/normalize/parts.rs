@@ -29,6 +29,8 @@ pub(crate) struct Parts {
     dateline_bare_agency: Regex,
     /// `LONDON — The ...`: an upper-case place and a long dash.
     dateline_place_only: Regex,
+    /// `BERLIN, March 20 — The ...`, `Kyiv, 20 March -- ...`: a place and a date, no outlet.
+    dateline_place_date: Regex,
     byline: Regex,
     /// What stands before a name in a byline, in the languages of the pages read (`By`,
     /// `Von`, `Par`, `Por`, `Di`, `Door`, `Av`, `Af`, `Text:`, `Posted by`, …).
@@ -73,6 +75,9 @@ impl Parts {
             ))?,
             dateline_bare_agency: Regex::new(&format!(
                 r"^(?:(?P<place>{PLACE})\s*,?\s+)?(?P<agency>{agencies})\s*(?:--|[–—])\s*"
+            ))?,
+            dateline_place_date: Regex::new(&format!(
+                r"^(?P<place>{PLACE})\s*,\s*(?P<date>{date})\s*,?\s*(?:--|[–—])\s*"
             ))?,
             dateline_place_only: Regex::new(
                 r"^(?P<place>\p{Lu}[\p{Lu}.'’-]+(?:\s+\p{Lu}[\p{Lu}.'’-]+)*(?:\s*,\s*\p{Lu}[\p{L}.]+(?:\s+\p{Lu}[\p{L}.]+)*)?)\s*(?:--|—)\s*",
@@ -304,6 +309,18 @@ impl Parts {
                 place: caps.name("place").map(|m| m.as_str().trim().to_owned()),
                 date_text: None,
                 agency: caps.name("agency").map(|m| m.as_str().trim().to_owned()),
+            };
+            (dateline, rest)
+        } else if let Some(caps) = self.dateline_place_date.captures(text) {
+            let whole = caps.get(0)?;
+            let rest = &text[whole.end()..];
+            if !starts_like_sentence(rest) {
+                return None;
+            }
+            let dateline = Dateline {
+                place: caps.name("place").map(|m| m.as_str().trim().to_owned()),
+                date_text: caps.name("date").map(|m| m.as_str().trim().to_owned()),
+                agency: None,
             };
             (dateline, rest)
         } else if let Some(caps) = self.dateline_place_only.captures(text) {
@@ -617,6 +634,46 @@ mod tests {
                 "LONDON — The prime minister said.",
                 dl(Some("LONDON"), None, None),
                 "The prime minister said.",
+            ),
+        ];
+        for (text, dateline, rest) in cases {
+            assert_eq!(p.dateline(text), Some((dateline, rest)), "{text}");
+        }
+    }
+
+    #[test]
+    fn datelines_of_any_outlet() {
+        let p = parts();
+        let cases = [
+            (
+                "MOSCOW, March 20 (Courier) — The talks began.",
+                dl(Some("MOSCOW"), Some("March 20"), Some("Courier")),
+                "The talks began.",
+            ),
+            (
+                "PARIS (Reuters) - France said on Monday.",
+                dl(Some("PARIS"), None, Some("Reuters")),
+                "France said on Monday.",
+            ),
+            (
+                "BERLIN, March 20 — The government fell.",
+                dl(Some("BERLIN"), Some("March 20"), None),
+                "The government fell.",
+            ),
+            (
+                "Kyiv, March 20, 2023 (The Daily Star) -- Sirens sounded.",
+                dl(Some("Kyiv"), Some("March 20, 2023"), Some("The Daily Star")),
+                "Sirens sounded.",
+            ),
+            (
+                "NEW YORK, Sept. 3 (Courier) – Stocks rose.",
+                dl(Some("NEW YORK"), Some("Sept. 3"), Some("Courier")),
+                "Stocks rose.",
+            ),
+            (
+                "LONDON, 20 March — Rain fell.",
+                dl(Some("LONDON"), Some("20 March"), None),
+                "Rain fell.",
             ),
         ];
         for (text, dateline, rest) in cases {
