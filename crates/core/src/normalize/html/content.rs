@@ -2,18 +2,24 @@
 //! list of selectors.
 //!
 //! The method is readability's, with trafilatura's and jusText's pruning:
-//! 1. Every block of prose (at least [`MIN_PROSE_CHARS`] characters, mostly not links) scores
-//!    `1 + commas + min(chars / 100, 3)`, given to its container in full, to the container's
-//!    parent by half and to ancestors further up by a third of their distance.
-//! 2. A container's score grows with its kind and its class/id words and shrinks with its link
-//!    density; the best one wins, moved up to its parent when the parent holds clearly more
-//!    (an article split over several sibling boxes) and joined by siblings that score nearly
-//!    as well.
-//! 3. Inside the winners, furniture is cut: navigation, footers and asides, boxes whose class
-//!    or id words mark comments, sharing, related stories or newsletters (unless they hold
-//!    most of the text), link lists, and link-dense blocks.
-//! 4. When that leaves too little, the whole body is taken with the same cuts; a page is only
-//!    without a body when no block of it survives them.
+//! 1. Every block of prose (at least [`MIN_PROSE_CHARS`] characters, mostly not links, not
+//!    inside furniture) scores `1 + commas + min(chars / 100, 3)`, given to its container in
+//!    full, to the container's parent by half and to ancestors further up by a third of their
+//!    distance.
+//! 2. A container's score grows with its kind, its class/id words and its nearness to the
+//!    headline, and shrinks with its link density. The best one wins; it moves up to an
+//!    ancestor that holds several of the next best, to a parent that scores higher, and to a
+//!    parent that adds far more prose than links and furniture (an article split over boxes);
+//!    siblings that score nearly as well join it.
+//! 3. Inside the winners, furniture is cut: navigation, footers, asides and figures, boxes
+//!    whose class or id words mark comments, sharing, related stories or newsletters (unless
+//!    they hold most of the text), link lists, and link-dense blocks. Outside them, clean
+//!    paragraphs of prose join, and so do clean blocks right after a chosen one.
+//! 4. At the edges, jusText's context: a heading whose section was cut, a short line between
+//!    cut blocks, short lines before the first and after the last paragraph go.
+//! 5. When all that leaves too little, furniture's text is scored too (a paywalled page's
+//!    teaser), then the whole body is taken with the same cuts; a page is only without a
+//!    body when no block of it survives them.
 
 use super::dom::{Flat, Kind};
 use super::hints::Hint;
@@ -114,24 +120,14 @@ fn trim(flat: &Flat, chosen: &mut Vec<usize>) {
         let tail_start = last + 1;
         let mut keep = tail_start;
         for (i, &b) in chosen.iter().enumerate().skip(tail_start) {
-            let block = &flat.blocks[b];
-            let ends_sentence = block
-                .text
-                .trim_end()
-                .ends_with(['.', '!', '?', '…', '"', '”', '»', ')']);
-            if block.chars >= TAIL_SHORT_CHARS || ends_sentence {
+            if flat.blocks[b].chars >= TAIL_SHORT_CHARS || ends_sentence(&flat.blocks[b].text) {
                 keep = i + 1;
             }
         }
         chosen.truncate(keep);
     }
-    // Likewise before the first prose: bylines, dates, "share" and "print" lines.
-    let ends_sentence = |b: usize| {
-        flat.blocks[b]
-            .text
-            .trim_end()
-            .ends_with(['.', '!', '?', '…', '"', '”', '»', ')', ':'])
-    };
+    // Likewise before the first prose: bylines, dates, "share" and "print" lines (a line that
+    // ends in a colon introduces what follows).
     if let Some(first) = chosen
         .iter()
         .position(|&b| flat.blocks[b].chars >= TAIL_PROSE_CHARS && !is_heading(b))
@@ -142,9 +138,16 @@ fn trim(flat: &Flat, chosen: &mut Vec<usize>) {
             index > first
                 || is_heading(b)
                 || flat.blocks[b].chars >= HEAD_SHORT_CHARS
-                || ends_sentence(b)
+                || ends_sentence(&flat.blocks[b].text)
+                || flat.blocks[b].text.trim_end().ends_with(':')
         });
     }
+}
+
+/// Whether a line ends as a sentence or a quotation does.
+fn ends_sentence(text: &str) -> bool {
+    text.trim_end()
+        .ends_with(['.', '!', '?', '…', '"', '”', '»', ')'])
 }
 
 fn choose(flat: &Flat, headline: Option<u32>) -> Vec<usize> {
