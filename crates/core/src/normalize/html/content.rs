@@ -36,7 +36,7 @@ const PROTECTED_SHARE: f32 = 0.5;
 /// anything else.
 const CLIMB_PROSE_PER_FURNITURE: f32 = 4.0;
 /// Score for a box near the headline (the text follows its headline).
-const HEADLINE_BONUS: f32 = 15.0;
+const HEADLINE_BONUS: f32 = 5.0;
 /// How far up from the headline "near" reaches.
 const HEADLINE_LEVELS: usize = 4;
 /// A link-dense box with more prose than this is a wrapper, not a link list.
