@@ -21,6 +21,9 @@ pub(crate) struct Meta {
     /// Texts of elements whose class or id speaks of a date (`date`, `byline`, `post-meta`),
     /// outside comments, footers and sidebars, in page order; `updated` ones after.
     pub(crate) date_texts: Vec<String>,
+    /// The first JSON-LD `author` of any type (a Yoast `WebPage`, a `Recipe`, a forum post),
+    /// for pages whose article object names none.
+    pub(crate) ld_authors_any: Vec<String>,
     /// Every JSON-LD `datePublished`, wherever it stands.
     pub(crate) ld_published: Vec<String>,
     pub(crate) section: Option<String>,
@@ -206,6 +209,10 @@ pub(crate) fn read(html: &Html) -> Meta {
         index_people(value, &mut people, 0);
     }
     meta.ld = lds.iter().find_map(|v| ld_article(v, &people));
+    meta.ld_authors_any = lds
+        .iter()
+        .find_map(|v| ld_any_authors(v, &people, 0))
+        .unwrap_or_default();
     for value in &lds {
         ld_dates(value, &mut meta.ld_published, &mut meta.modified, 0);
     }
@@ -488,6 +495,28 @@ fn index_people(value: &Value, people: &mut People, depth: usize) {
                 .for_each(|v| index_people(v, people, depth + 1));
         }
         _ => {}
+    }
+}
+
+/// The names of the first `author` in a JSON-LD value that names people.
+fn ld_any_authors(value: &Value, people: &People, depth: usize) -> Option<Vec<String>> {
+    if depth > 8 {
+        return None;
+    }
+    match value {
+        Value::Array(items) => items.iter().find_map(|v| ld_any_authors(v, people, depth + 1)),
+        Value::Object(map) => {
+            if let Some(author) = map.get("author").or_else(|| map.get("creator")) {
+                let found = names(author, people);
+                if !found.is_empty() {
+                    return Some(found);
+                }
+            }
+            map.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "comment" | "review" | "reviews"))
+                .find_map(|(_, v)| ld_any_authors(v, people, depth + 1))
+        }
+        _ => None,
     }
 }
 

@@ -184,6 +184,10 @@ fn authors(meta: &meta::Meta, rules: &Rules) -> Vec<String> {
             return names;
         }
     }
+    let names = clean(&meta.ld_authors_any);
+    if !names.is_empty() {
+        return names;
+    }
     let names = clean(&meta.authors);
     if !names.is_empty() {
         return names;
