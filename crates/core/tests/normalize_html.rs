@@ -137,9 +137,7 @@ fn without_article_markup_menus_widgets_and_footers_are_dropped() {
 
 #[test]
 fn one_invalid_byte_does_not_change_the_pages_encoding() {
-    let page = format!(
-        r#"<html><head><meta charset="utf-8"></head><body><h1>Stadtrat beschließt Straßenbahn</h1><p>Der Stadtrat hat am Dienstag die neue Straßenbahnlinie beschlossen, nach einer Debatte über sechs Stunden. Die Gegner würden nicht klagen, sagten sie.</p><p>Die Bauarbeiten beginnen im Frühjahr; die ersten Züge fahren Ende nächsten Jahres zwischen Bahnhof und Universität.</p></body></html>"#
-    );
+    let page = r#"<html><head><meta charset="utf-8"></head><body><h1>Stadtrat beschließt Straßenbahn</h1><p>Der Stadtrat hat am Dienstag die neue Straßenbahnlinie beschlossen, nach einer Debatte über sechs Stunden. Die Gegner würden nicht klagen, sagten sie.</p><p>Die Bauarbeiten beginnen im Frühjahr; die ersten Züge fahren Ende nächsten Jahres zwischen Bahnhof und Universität.</p></body></html>"#.to_owned();
     let mut bytes = page.into_bytes();
     let at = bytes.len() - "</p></body></html>".len();
     bytes.insert(at, 0xff);
