@@ -188,6 +188,10 @@ impl Parts {
             }
             text = text[m.end()..].trim_start();
         }
+        // A whole field that is one domain, address or account is no name.
+        if !text.contains(char::is_whitespace) && self.not_a_name.is_match(text) {
+            return Vec::new();
+        }
         // What follows a separator (a date, a role, the outlet) is not a name.
         for sep in [" - ", " – ", " — ", " | ", "•", "·", "\t", " (", " @"] {
             if let Some(at) = text.find(sep).filter(|&at| at > 0) {
@@ -233,6 +237,8 @@ impl Parts {
                 || name.split_whitespace().count() > MAX_NAME_WORDS
                 || !name.chars().any(char::is_alphabetic)
                 || CREDENTIALS.iter().any(|c| name.eq_ignore_ascii_case(c))
+                || NAME_ENDERS.contains(&name.to_lowercase().as_str())
+                || ["by", "von", "par", "por", "de", "di"].contains(&name.to_lowercase().as_str())
                 || self.not_a_name.is_match(name)
                 || site.iter().any(|s| !s.is_empty() && fold_name(name) == *s)
             {
@@ -749,6 +755,8 @@ mod tests {
         );
         assert_eq!(names("© Kathrin Führes"), ["Kathrin Führes"]);
         assert_eq!(names("bo2man"), ["bo2man"]);
+        assert!(names("LAOLA1.at").is_empty());
+        assert!(names("Veröffentlicht").is_empty());
         assert_eq!(p.author_names("Tom & Co", &site, false), ["Tom & Co"]);
         for refused in [
             "wordpressadmin",
