@@ -236,6 +236,8 @@ pub(crate) struct DateParser {
     url_ymd: Regex,
     url_dmy: Regex,
     months: std::collections::HashMap<&'static str, u32>,
+    /// A publication time in a page's scripts (`"datePublished":"…"`, `"publishedFirst":…`).
+    script_date: Regex,
 }
 
 impl DateParser {
@@ -286,7 +288,20 @@ impl DateParser {
             url_ymd,
             url_dmy,
             months: MONTH_NAMES.iter().copied().collect(),
+            script_date: Regex::new(
+                r#"(?i)["'](?:datePublished|dateCreated|publishDate|publish_date|published_at|publishedAt|first_publish_date|firstPublishDate|publishedFirst|pubDate|article_date_published|first-publication)["']\s*:\s*["']([^"']{6,40})["']"#,
+            )?,
         })
+    }
+
+    /// Publication times written in a page's scripts (htmldate's `json_search`), at most a
+    /// few.
+    pub(crate) fn in_scripts(&self, html: &str) -> Vec<String> {
+        self.script_date
+            .captures_iter(html)
+            .filter_map(|c| c.get(1).map(|m| m.as_str().to_owned()))
+            .take(4)
+            .collect()
     }
 
     /// The day a URL's path names (`/2022/06/16/`, `/2022-06-16-…`), if a whole one.

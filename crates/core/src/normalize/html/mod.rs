@@ -252,6 +252,10 @@ const BYLINE_CHARS: u32 = 120;
 /// A byline element with more words than this (and no `By`) is a biography, not a byline.
 const MAX_BYLINE_WORDS: usize = 8;
 
+/// The rank of a publication time found in the page's scripts: after the marked-up places,
+/// before text around the headline.
+const SCRIPT_DATE_RANK: u8 = 7;
+
 /// How far around the headline a visible date line is looked for, in blocks.
 const DATE_WINDOW_BEFORE: usize = 3;
 const DATE_WINDOW_AFTER: usize = 8;
@@ -351,6 +355,21 @@ pub(crate) fn extract(
         ..Extract::default()
     };
     ex.dates = date_candidates(&meta, &flat, headline.map(|(b, _)| b), &main);
+    {
+        // The page's scripts may date it too (htmldate's `json_search`).
+        ex.dates.extend(
+            rules
+                .dates
+                .in_scripts(html)
+                .into_iter()
+                .map(|text| DateCandidate {
+                    text,
+                    source: DateSource::Stated,
+                    rank: SCRIPT_DATE_RANK,
+                }),
+        );
+        ex.dates.sort_by_key(|c| c.rank);
+    }
     ex.month_first = meta
         .lang
         .as_deref()
