@@ -464,7 +464,7 @@ impl NormalizeStage {
             time.filter(plausible).map(|t| (t, f.text.clone()))
         };
         let mut impossible = None;
-        let mut picks: Vec<(DateTime<Utc>, String, DateSource)> = Vec::new();
+        let mut picks: Vec<(DateTime<Utc>, String, DateSource, u8)> = Vec::new();
         for candidate in candidates {
             if picks.len() >= MAX_DATE_PICKS {
                 break;
@@ -492,13 +492,13 @@ impl NormalizeStage {
                 DateSource::Url => dates.in_url(&text).as_ref().and_then(from_found),
             };
             if let Some((time, raw)) = found {
-                picks.push((time, raw, candidate.source));
+                picks.push((time, raw, candidate.source, candidate.rank));
             }
         }
         let Some(first) = picks.first() else {
             return (None, impossible);
         };
-        let day = |(time, raw, _): &(DateTime<Utc>, String, DateSource)| {
+        let day = |(time, raw, _, _): &(DateTime<Utc>, String, DateSource, u8)| {
             DateTime::parse_from_rfc3339(raw.trim())
                 .map_or_else(|_| time.date_naive(), |t| t.date_naive())
         };
@@ -516,8 +516,11 @@ impl NormalizeStage {
         } else {
             let utc_near_midnight = first.2 == DateSource::Stated
                 && is_utc_text(&first.1)
-                && !(6..18).contains(&first.0.hour());
-            let visible = picks.iter().find(|p| p.2 == DateSource::Text);
+                && !(8..15).contains(&first.0.hour());
+            let visible = picks
+                .iter()
+                .skip(1)
+                .find(|p| p.2 == DateSource::Text || p.3 == MARKED_TIME_RANK);
             match visible {
                 Some(v) if utc_near_midnight && (day(v) - first_day).num_days().abs() == 1 => v,
                 _ => first,
@@ -526,6 +529,9 @@ impl NormalizeStage {
         (Some(pick.0), Some(pick.1.clone()))
     }
 }
+
+/// The rank of `<time>` elements marked as the publication: shown on the page, in its zone.
+const MARKED_TIME_RANK: u8 = 5;
 
 /// How many readable candidates a page's date is chosen among.
 const MAX_DATE_PICKS: usize = 24;

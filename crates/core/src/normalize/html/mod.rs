@@ -9,10 +9,12 @@
 //! ~400 pages/s on one core against ~900 for the streaming pass, at F1 0.915 against 0.776;
 //! BENCHMARKS.md has the figures and the candidates compared.
 //!
-//! What is taken: title (JSON-LD `headline`, the `<h1>`, `og:title`, `<title>`), authors
-//! (JSON-LD, `author` meta, a byline element), publication time (JSON-LD `datePublished`,
-//! meta vocabularies, `<time datetime>`), section, canonical link, `<html lang>`, and the main
-//! text, chosen by scoring the page ([`content`]).
+//! What is taken: title (JSON-LD `headline`, the `<h1>`, `og:title`, `<title>`, without the
+//! site's name), authors (JSON-LD people, `author` meta, byline elements and lines, cleaned of
+//! prefixes, site names and handles), the places that state the publication time, best first
+//! (JSON-LD, meta vocabularies, `itemprop`, the URL, `<time>`, date lines, scripts, visible
+//! dates around the headline; the stage chooses among them), section, canonical link,
+//! `<html lang>`, and the main text, chosen by scoring the page ([`content`]).
 
 mod content;
 mod dom;
