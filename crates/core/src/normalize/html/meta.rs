@@ -504,7 +504,9 @@ fn ld_any_authors(value: &Value, people: &People, depth: usize) -> Option<Vec<St
         return None;
     }
     match value {
-        Value::Array(items) => items.iter().find_map(|v| ld_any_authors(v, people, depth + 1)),
+        Value::Array(items) => items
+            .iter()
+            .find_map(|v| ld_any_authors(v, people, depth + 1)),
         Value::Object(map) => {
             if let Some(author) = map.get("author").or_else(|| map.get("creator")) {
                 let found = names(author, people);
