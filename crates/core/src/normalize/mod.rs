@@ -466,7 +466,11 @@ impl NormalizeStage {
         let mut impossible = None;
         let mut picks: Vec<(DateTime<Utc>, String, DateSource, u8)> = Vec::new();
         for candidate in candidates {
-            if picks.len() >= MAX_DATE_PICKS {
+            // The last resorts (a modification time, any line of the page) only when nothing
+            // else dated the page.
+            if picks.len() >= MAX_DATE_PICKS
+                || (!picks.is_empty() && candidate.rank >= LAST_RESORT_RANK)
+            {
                 break;
             }
             let text = display_text(&candidate.text);
@@ -532,6 +536,9 @@ impl NormalizeStage {
 
 /// The rank of `<time>` elements marked as the publication: shown on the page, in its zone.
 const MARKED_TIME_RANK: u8 = 5;
+
+/// From this rank on, date candidates are read only when no better one gave a time.
+const LAST_RESORT_RANK: u8 = 9;
 
 /// How many readable candidates a page's date is chosen among.
 const MAX_DATE_PICKS: usize = 24;
