@@ -289,7 +289,7 @@ impl DateParser {
             url_dmy,
             months: MONTH_NAMES.iter().copied().collect(),
             script_date: Regex::new(
-                r#"(?i)["'](?:datePublished|dateCreated|publishDate|publish_date|published_at|publishedAt|first_publish_date|firstPublishDate|publishedFirst|pubDate|article_date_published|first-publication)["']\s*:\s*["']([^"']{6,40})["']"#,
+                r#"["'](?:datePublished|dateCreated|publishDate|publish_date|published_at|publishedAt|first_publish_date|firstPublishDate|publishedFirst|pubDate|article_date_published|first-publication)["']\s*:\s*["']([^"']{6,40})["']"#,
             )?,
         })
     }
