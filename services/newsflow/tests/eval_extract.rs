@@ -62,8 +62,14 @@ fn html_eval_main_text_and_no_body() {
         "dates {dates:.3}, authors {authors:.3}, titles {titles:.3} \
          (issue 19's targets: 0.90, 0.60, 0.75; trafilatura 0.865, 0.519, 0.576)"
     );
-    assert!(dates >= 0.86, "dates right on {dates:.3} of the dated pages");
-    assert!(authors >= 0.55, "authors right on {authors:.3} of the pages");
+    assert!(
+        dates >= 0.86,
+        "dates right on {dates:.3} of the dated pages"
+    );
+    assert!(
+        authors >= 0.55,
+        "authors right on {authors:.3} of the pages"
+    );
     assert!(titles >= 0.75, "titles right on {titles:.3} of the pages");
     assert_eq!(pages, 990.0, "the whole set is scored");
     assert!(f1 >= 0.91, "main-text F1 {f1:.3} fell below 0.91");
