@@ -25,9 +25,14 @@ pub struct DecodedText {
     pub had_errors: bool,
 }
 
-/// Decodes page bytes: a byte-order mark wins, then a declared `charset` label, then UTF-8 when
-/// the bytes are valid UTF-8, then the detector's guess (chardetng). A declared charset under
-/// which the bytes are invalid is ignored in favour of detection.
+/// Decodes page bytes: a byte-order mark wins, then a declared `charset` label (the raw
+/// event's, else one an HTML page declares in a `<meta>` within its first 1024 bytes, as
+/// browsers prescan), then UTF-8 when the bytes are UTF-8 (allowing a stray invalid byte), then
+/// the detector's guess (chardetng).
+///
+/// A page keeps its encoding when a few bytes do not fit it: each invalid byte becomes U+FFFD
+/// where it stands (one bad byte in a UTF-8 page must not turn every `ü` into `Ã¼`). Only a
+/// declaration that most of the page's non-ASCII bytes contradict is ignored.
 ///
 /// windows-1252 is the fallback: when a text has too few non-ASCII bytes to tell one legacy
 /// single-byte encoding from another (an English article with one `£` is scored as
@@ -42,11 +47,12 @@ pub fn decode_bytes(bytes: &[u8], declared_charset: Option<&str>) -> DecodedText
             had_errors,
         };
     }
-    if let Some(encoding) =
-        declared_charset.and_then(|label| Encoding::for_label(label.trim().as_bytes()))
-    {
+    let declared = declared_charset
+        .and_then(|label| Encoding::for_label(label.trim().as_bytes()))
+        .or_else(|| meta_charset(bytes));
+    if let Some(encoding) = declared {
         let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
-        if !had_errors {
+        if !had_errors || mostly_fits(bytes, &text, DECLARED_NON_ASCII_PER_ERROR) {
             return DecodedText {
                 text: text.into_owned(),
                 encoding,
@@ -59,6 +65,14 @@ pub fn decode_bytes(bytes: &[u8], declared_charset: Option<&str>) -> DecodedText
             text: text.to_owned(),
             encoding: UTF_8,
             had_errors: false,
+        };
+    }
+    let (lossy, _) = UTF_8.decode_without_bom_handling(bytes);
+    if mostly_fits(bytes, &lossy, NON_ASCII_PER_ERROR) {
+        return DecodedText {
+            text: lossy.into_owned(),
+            encoding: UTF_8,
+            had_errors: true,
         };
     }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
@@ -79,6 +93,61 @@ pub fn decode_bytes(bytes: &[u8], declared_charset: Option<&str>) -> DecodedText
         encoding,
         had_errors,
     }
+}
+
+/// At most one replacement character per `per_error` non-ASCII bytes of input: the encoding
+/// fits and the errors are stray bytes.
+fn mostly_fits(bytes: &[u8], decoded: &str, per_error: usize) -> bool {
+    let errors = decoded.chars().filter(|&c| c == '\u{fffd}').count();
+    let non_ascii = bytes.iter().filter(|b| !b.is_ascii()).count();
+    errors * per_error <= non_ascii
+}
+
+/// How many non-ASCII bytes an undeclared page needs per invalid one to be read as UTF-8.
+const NON_ASCII_PER_ERROR: usize = 8;
+/// The same for a charset the event or the page declares: it stands unless most of the
+/// non-ASCII bytes contradict it.
+const DECLARED_NON_ASCII_PER_ERROR: usize = 2;
+
+/// The charset an HTML page declares in its first 1024 bytes: `<meta charset="…">` or
+/// `<meta http-equiv="Content-Type" content="…; charset=…">` (the WHATWG prescan, simplified:
+/// the first `charset=` inside a `<meta` tag). UTF-16 labels mean UTF-8 here, as in browsers
+/// (a page read as bytes that are ASCII-compatible cannot be UTF-16).
+fn meta_charset(bytes: &[u8]) -> Option<&'static Encoding> {
+    let head = &bytes[..bytes.len().min(1024)];
+    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
+    let mut from = 0;
+    while let Some(at) = find(&lower[from..], b"<meta").map(|i| i + from) {
+        let end = find(&lower[at..], b">").map_or(lower.len(), |i| i + at);
+        let tag = &lower[at..end];
+        if let Some(c) = find(tag, b"charset") {
+            let rest = &tag[c + b"charset".len()..];
+            let rest = rest.trim_ascii_start();
+            if let Some(rest) = rest.strip_prefix(b"=") {
+                let rest = rest.trim_ascii_start();
+                let rest = rest
+                    .strip_prefix(b"\"")
+                    .or(rest.strip_prefix(b"'"))
+                    .unwrap_or(rest);
+                let label_end = rest
+                    .iter()
+                    .position(|b| matches!(b, b'"' | b'\'' | b';' | b' ' | b'/' | b'>'))
+                    .unwrap_or(rest.len());
+                let encoding = Encoding::for_label(&rest[..label_end])?;
+                return Some(if encoding.name().starts_with("UTF-16") {
+                    UTF_8
+                } else {
+                    encoding
+                });
+            }
+        }
+        from = end;
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The first stage of every pipeline: checks a raw event and decodes its page to text.
@@ -247,6 +316,37 @@ mod tests {
         assert_eq!(decode_bytes(&sjis, Some("shift_jis")).text, "東京");
         // A label the bytes do not fit is ignored in favour of detection.
         assert_eq!(decode_bytes(b"\xa3100", Some("utf-8")).text, "\u{a3}100");
+    }
+
+    #[test]
+    fn one_bad_byte_does_not_change_a_utf8_pages_encoding() {
+        let mut page = "<p>Grüße aus Zürich, schöne Büsche, Äpfel und Öfen.</p>"
+            .repeat(3)
+            .into_bytes();
+        page.push(0xff);
+        page.extend_from_slice("<p>Tschüss</p>".as_bytes());
+        let decoded = decode_bytes(&page, None);
+        assert_eq!(decoded.encoding, UTF_8);
+        assert!(decoded.had_errors);
+        assert!(decoded.text.contains("Grüße aus Zürich"));
+        assert!(decoded.text.contains("\u{fffd}<p>Tschüss"));
+        // Declared UTF-8 too: the label stands.
+        assert_eq!(decode_bytes(&page, Some("utf-8")).encoding, UTF_8);
+    }
+
+    #[test]
+    fn an_html_pages_meta_charset_decides() {
+        let body = encoding_rs::WINDOWS_1250
+            .encode("<p>Zażółć gęślą jaźń</p>")
+            .0;
+        let mut page = b"<html><head><meta charset=\"windows-1250\"></head><body>".to_vec();
+        page.extend_from_slice(&body);
+        assert!(decode_bytes(&page, None).text.contains("Zażółć gęślą jaźń"));
+        let mut page =
+            b"<meta http-equiv='Content-Type' content='text/html; charset=ISO-8859-1'>".to_vec();
+        page.extend_from_slice(b"<p>Caf\xe9 cr\xe8me</p>");
+        assert!(decode_bytes(&page, None).text.contains("Café crème"));
+        assert_eq!(meta_charset(b"<p>no meta</p>"), None);
     }
 
     #[test]

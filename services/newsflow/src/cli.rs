@@ -88,7 +88,10 @@ exactly what `newsflow run DIR/pages` runs. Main text is the `lede` then the `bo
 a `with` snippet found in it (case-sensitive, after NFC and whitespace folding) is a true \
 positive, a `without` snippet found a false positive; a dead-lettered page has no text. \
 Prints precision, recall, F1 and accuracy, the `no_body` count, date, author and title \
-accuracy and the pages that lost most; --json prints one object for machines."
+accuracy and the pages that lost most; --json prints one object for machines. With \
+--dates-only (a set laid out like html-dates: `file` and `date` only) it prints the pages, \
+`no_body`, date accuracy and how the misses fall, and lists the first pages whose date was \
+missed."
     )]
     Extract(EvalExtractArgs),
 }
@@ -102,6 +105,12 @@ pub struct EvalExtractArgs {
     /// Print one JSON object instead of the report.
     #[arg(long, env = "NEWSFLOW_EVAL_JSON")]
     pub json: bool,
+
+    /// For a set laid out like html-dates (gold with `file` and `date` only): print pages,
+    /// `no_body` and date accuracy with how the misses fall, and list the first date misses
+    /// (gold day, day read, `published_at_raw`) instead of the pages that lost most text.
+    #[arg(long, env = "NEWSFLOW_EVAL_DATES_ONLY")]
+    pub dates_only: bool,
 
     /// How many of the pages that lost most to list.
     #[arg(

@@ -47,6 +47,8 @@ pub struct Extracted {
     pub title: Option<String>,
     pub authors: Vec<String>,
     pub day: Option<NaiveDate>,
+    /// `published_at_raw` as written, for the list of date misses.
+    pub date_raw: Option<String>,
     /// The `error_kind` when the page was dead-lettered.
     pub dead_letter: Option<String>,
 }
@@ -114,6 +116,28 @@ pub struct PageLoss {
     pub dead_letter: Option<String>,
 }
 
+/// How the pages with a gold date missed it.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DateMisses {
+    /// No date found on a page that gave an article.
+    pub none: u64,
+    /// A date one day off (often a UTC time of a local day).
+    pub day_off: u64,
+    /// Another day.
+    pub wrong: u64,
+    /// No article at all (dead-lettered or a duplicate notice).
+    pub no_output: u64,
+}
+
+/// One page's date miss.
+#[derive(Debug, Clone, Serialize)]
+pub struct DateMiss {
+    pub file: String,
+    pub gold: NaiveDate,
+    pub got: Option<NaiveDate>,
+    pub raw: Option<String>,
+}
+
 /// The evaluation's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -131,7 +155,10 @@ pub struct Report {
     pub dates: Accuracy,
     pub authors: Accuracy,
     pub titles: Accuracy,
+    pub date_misses: DateMisses,
     pub worst: Vec<PageLoss>,
+    /// The first pages (by name) whose date was missed, as many as `worst` asks.
+    pub worst_dates: Vec<DateMiss>,
 }
 
 /// Runs the pipeline over `DIR/pages` and scores it against `DIR/gold.jsonl`.
@@ -205,6 +232,8 @@ pub fn score(pages: &[(Gold, Extracted)], worst: usize) -> Report {
     let mut dead_letters: BTreeMap<String, usize> = BTreeMap::new();
     let mut no_text = 0;
     let mut losses: Vec<(u64, PageLoss)> = Vec::new();
+    let mut date_misses = DateMisses::default();
+    let mut worst_dates = Vec::new();
     for (gold, ex) in pages {
         if let Some(kind) = &ex.dead_letter {
             *dead_letters.entry(kind.clone()).or_default() += 1;
@@ -245,7 +274,24 @@ pub fn score(pages: &[(Gold, Extracted)], worst: usize) -> Report {
             ));
         }
         if let Some(day) = gold.date {
-            dates.count(ex.day == Some(day));
+            let right = ex.day == Some(day);
+            dates.count(right);
+            if !right {
+                match ex.day {
+                    _ if ex.text.is_none() => date_misses.no_output += 1,
+                    None => date_misses.none += 1,
+                    Some(got) if (got - day).num_days().abs() == 1 => date_misses.day_off += 1,
+                    Some(_) => date_misses.wrong += 1,
+                }
+                if worst_dates.len() < worst {
+                    worst_dates.push(DateMiss {
+                        file: gold.file.clone(),
+                        gold: day,
+                        got: ex.day,
+                        raw: ex.date_raw.clone(),
+                    });
+                }
+            }
         }
         if let Some(gold_authors) = gold.authors.as_ref().filter(|a| !a.is_empty()) {
             authors.count(same_names(gold_authors, &ex.authors));
@@ -268,7 +314,9 @@ pub fn score(pages: &[(Gold, Extracted)], worst: usize) -> Report {
         dates,
         authors,
         titles,
+        date_misses,
         worst: losses.into_iter().take(worst).map(|(_, l)| l).collect(),
+        worst_dates,
     }
 }
 
@@ -321,6 +369,7 @@ fn extracted(value: &Value) -> Extracted {
             text_of("published_at_raw").as_deref(),
             text_of("published_at").as_deref(),
         ),
+        date_raw: text_of("published_at_raw"),
         dead_letter: None,
     }
 }
@@ -388,6 +437,41 @@ pub fn read_gold(path: &Path) -> anyhow::Result<Vec<Gold>> {
     Ok(out)
 }
 
+/// The report for a person, for a set laid out like html-dates (`--dates-only`): pages,
+/// `no_body`, date accuracy and how the misses fall (none found, a day off, another day, no
+/// article), then the first pages missed with what was read.
+pub fn print_dates(report: &Report) -> String {
+    let d = &report.dates;
+    let m = &report.date_misses;
+    let mut out = format!(
+        "pages {}\nno_body {}  no text {}  dead letters {:?}\n",
+        report.pages, report.no_body, report.no_text, report.dead_letters
+    );
+    out.push_str(&format!(
+        "dates    {:.1} % right ({} of {})\nmissed   {} none found, {} a day off, {} another day, {} no article\n",
+        d.share * 100.0,
+        d.right,
+        d.of,
+        m.none,
+        m.day_off,
+        m.wrong,
+        m.no_output
+    ));
+    if !report.worst_dates.is_empty() {
+        out.push_str("\ndates missed (gold, read, published_at_raw):\n");
+        for miss in &report.worst_dates {
+            out.push_str(&format!(
+                "  {}  {}  {}  {}\n",
+                miss.file,
+                miss.gold,
+                miss.got.map_or_else(|| "-".to_owned(), |d| d.to_string()),
+                miss.raw.as_deref().map_or_else(|| "-".to_owned(), short)
+            ));
+        }
+    }
+    out
+}
+
 /// The report for a person.
 pub fn print(report: &Report) -> String {
     let c = &report.counts;
@@ -419,6 +503,11 @@ pub fn print(report: &Report) -> String {
             a.of
         ));
     }
+    let m = &report.date_misses;
+    out.push_str(&format!(
+        "dates missed: {} none found, {} a day off, {} another day, {} no article\n",
+        m.none, m.day_off, m.wrong, m.no_output
+    ));
     if !report.worst.is_empty() {
         out.push_str(
             "\npages that lost most (missed = gold text not found, kept = furniture kept):\n",
@@ -517,6 +606,37 @@ mod tests {
             day_of(Some("March 20"), Some("2023-03-19T22:00:00Z")),
             NaiveDate::from_ymd_opt(2023, 3, 19)
         );
+    }
+
+    #[test]
+    fn date_misses_are_told_apart() {
+        let dated = |file: &str, day: u32| Gold {
+            file: file.into(),
+            date: NaiveDate::from_ymd_opt(2023, 3, day),
+            ..Gold::default()
+        };
+        let read = |day: Option<u32>| Extracted {
+            text: Some(String::new()),
+            day: day.and_then(|d| NaiveDate::from_ymd_opt(2023, 3, d)),
+            ..Extracted::default()
+        };
+        let pages = [
+            (dated("right.html", 20), read(Some(20))),
+            (dated("none.html", 20), read(None)),
+            (dated("off.html", 20), read(Some(19))),
+            (dated("wrong.html", 20), read(Some(2))),
+            (dated("dead.html", 20), Extracted::default()),
+        ];
+        let report = score(&pages, 2);
+        assert_eq!(report.dates.right, 1);
+        assert_eq!(report.dates.of, 5);
+        let m = report.date_misses;
+        assert_eq!((m.none, m.day_off, m.wrong, m.no_output), (1, 1, 1, 1));
+        assert_eq!(report.worst_dates.len(), 2);
+        let text = print_dates(&report);
+        assert!(text.contains("dates    20.0 % right (1 of 5)"), "{text}");
+        assert!(text.contains("none.html  2023-03-20  -  -"), "{text}");
+        assert!(!text.contains("main text"), "{text}");
     }
 
     #[test]

@@ -53,6 +53,8 @@ fn main() -> ExitCode {
             .and_then(|report| {
                 if args.json {
                     println!("{}", serde_json::to_string_pretty(&report)?);
+                } else if args.dates_only {
+                    print!("{}", newsflow::eval::print_dates(&report));
                 } else {
                     print!("{}", newsflow::eval::print(&report));
                 }

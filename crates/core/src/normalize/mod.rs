@@ -20,7 +20,7 @@ mod text;
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
 pub use config::{ClutterLine, NormalizeConfig, NormalizeConfigError, SourceConfig};
@@ -56,7 +56,39 @@ pub(crate) struct Extract {
     pub(crate) url: Option<String>,
     /// The language the page declares (`<html lang>`, JSON Feed `language`).
     pub(crate) language_hint: Option<String>,
+    /// Further places the page states its publication time, best first (after
+    /// `published_raw`).
+    pub(crate) dates: Vec<DateCandidate>,
+    /// Whether `06/07/2022` is read month first (the page is in American English).
+    pub(crate) month_first: bool,
 }
+
+/// How a date candidate is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateSource {
+    /// A value meant for machines (`<meta content>`, JSON-LD, `datetime`): read whole, else
+    /// searched for a date.
+    Stated,
+    /// Visible text (a date line, a byline): the first date in it that is not an update's.
+    Text,
+    /// A URL: the day its path names.
+    Url,
+}
+
+/// One place a page states a time.
+#[derive(Debug, Clone)]
+pub(crate) struct DateCandidate {
+    pub(crate) text: String,
+    pub(crate) source: DateSource,
+    /// Lower is better; candidates of one rank keep page order.
+    pub(crate) rank: u8,
+}
+
+/// The rank the event's own URL takes among an HTML page's date candidates.
+const URL_RANK: u8 = 4;
+/// Before this year no news page here was published: such a date is a birth date or a
+/// historical one.
+const EARLIEST_YEAR: i32 = 1990;
 
 /// A source's compiled settings.
 #[derive(Debug)]
@@ -238,6 +270,8 @@ impl NormalizeStage {
             mut related,
             url,
             language_hint,
+            dates,
+            month_first,
         } = ex;
         let mut title = title.map(|t| display_text(&t)).filter(|t| !t.is_empty());
 
@@ -320,14 +354,32 @@ impl NormalizeStage {
             }) {
                 Some((time, hint)) => (Some(time), Some(display_text(hint))),
                 None => {
-                    let raw_text = published_raw
-                        .map(|p| display_text(&p))
-                        .filter(|p| !p.is_empty());
-                    let time = raw_text
-                        .as_deref()
-                        .and_then(|text| self.rules.dates.parse(text, zone))
-                        .and_then(DateReading::time);
-                    (time, raw_text)
+                    let mut candidates: Vec<DateCandidate> = published_raw
+                        .map(|p| DateCandidate {
+                            text: p,
+                            source: DateSource::Stated,
+                            rank: 0,
+                        })
+                        .into_iter()
+                        .chain(dates)
+                        .collect();
+                    if let Some(event_url) = raw.url.as_deref() {
+                        let at = candidates
+                            .iter()
+                            .position(|c| c.rank >= URL_RANK)
+                            .unwrap_or(candidates.len());
+                        candidates.insert(
+                            at,
+                            DateCandidate {
+                                text: event_url.to_owned(),
+                                source: DateSource::Url,
+                                rank: URL_RANK,
+                            },
+                        );
+                    }
+                    candidates.sort_by_key(|c| c.rank);
+                    let latest = raw.fetched_at.unwrap_or(ingested_at).min(ingested_at);
+                    self.choose_date(&candidates, zone, latest, month_first)
                 }
             };
         // A valid hint, else the source's configured language, else detection, else what the
@@ -380,6 +432,125 @@ impl NormalizeStage {
             normalized_at: now,
         })
     }
+}
+
+impl NormalizeStage {
+    /// The page's publication time from its candidates: the time in UTC and the page's own
+    /// text for it. Each candidate is read (a stated value whole, visible text for its first
+    /// date that is not an update's, a URL for the day its path names) and kept when plausible
+    /// (from 1990 up to `latest`, the fetch time). The best-ranked one wins, except that
+    ///
+    /// - a day the URL names overrides a stated time of another day (htmldate trusts the URL
+    ///   first), through a candidate of that day when there is one, to keep its time;
+    /// - a UTC time near midnight yields to a visible date of the day before or after: the
+    ///   page's local day is the publication day.
+    ///
+    /// A stated date that is impossible (February 30) keeps its text with no time when
+    /// nothing else dates the page.
+    fn choose_date(
+        &self,
+        candidates: &[DateCandidate],
+        zone: Tz,
+        latest: DateTime<Utc>,
+        month_first: bool,
+    ) -> (Option<DateTime<Utc>>, Option<String>) {
+        let dates = &self.rules.dates;
+        let plausible = |t: &DateTime<Utc>| t.year() >= EARLIEST_YEAR && *t <= latest;
+        let from_found = |f: &dates::FoundDate| {
+            let time = match f.time {
+                Some(clock) => dates::in_zone(chrono::NaiveDateTime::new(f.date, clock), zone),
+                None => Some(f.date.and_time(chrono::NaiveTime::MIN).and_utc()),
+            };
+            time.filter(plausible).map(|t| (t, f.text.clone()))
+        };
+        let mut impossible = None;
+        let mut picks: Vec<(DateTime<Utc>, String, DateSource, u8)> = Vec::new();
+        for candidate in candidates {
+            // The last resorts (a modification time, any line of the page) only when nothing
+            // else dated the page.
+            if picks.len() >= MAX_DATE_PICKS
+                || (!picks.is_empty() && candidate.rank >= LAST_RESORT_RANK)
+            {
+                break;
+            }
+            let text = display_text(&candidate.text);
+            if text.is_empty() {
+                continue;
+            }
+            let found = match candidate.source {
+                DateSource::Stated => match dates.parse(&text, zone) {
+                    Some(DateReading::At(time)) => plausible(&time).then(|| (time, text.clone())),
+                    Some(DateReading::Impossible) => {
+                        impossible.get_or_insert_with(|| text.clone());
+                        None
+                    }
+                    None => dates
+                        .find_all(&text, month_first)
+                        .iter()
+                        .find_map(|f| from_found(f).map(|(t, _)| (t, text.clone()))),
+                },
+                DateSource::Text => dates
+                    .find_all(&text, month_first)
+                    .iter()
+                    .find_map(from_found),
+                DateSource::Url => dates.in_url(&text).as_ref().and_then(from_found),
+            };
+            if let Some((time, raw)) = found {
+                picks.push((time, raw, candidate.source, candidate.rank));
+            }
+        }
+        let Some(first) = picks.first() else {
+            return (None, impossible);
+        };
+        let day = |(time, raw, _, _): &(DateTime<Utc>, String, DateSource, u8)| {
+            DateTime::parse_from_rfc3339(raw.trim())
+                .map_or_else(|_| time.date_naive(), |t| t.date_naive())
+        };
+        let first_day = day(first);
+        let pick = if let Some(url) = picks.iter().find(|p| p.2 == DateSource::Url) {
+            let url_day = day(url);
+            if first_day == url_day {
+                first
+            } else {
+                picks
+                    .iter()
+                    .find(|p| p.2 != DateSource::Url && day(p) == url_day)
+                    .unwrap_or(url)
+            }
+        } else {
+            let utc_near_midnight = first.2 == DateSource::Stated
+                && is_utc_text(&first.1)
+                && !(8..15).contains(&first.0.hour());
+            let visible = picks
+                .iter()
+                .skip(1)
+                .find(|p| p.2 == DateSource::Text || p.3 == MARKED_TIME_RANK);
+            match visible {
+                Some(v) if utc_near_midnight && (day(v) - first_day).num_days().abs() == 1 => v,
+                _ => first,
+            }
+        };
+        (Some(pick.0), Some(pick.1.clone()))
+    }
+}
+
+/// The rank of `<time>` elements marked as the publication: shown on the page, in its zone.
+const MARKED_TIME_RANK: u8 = 5;
+
+/// From this rank on, date candidates are read only when no better one gave a time.
+const LAST_RESORT_RANK: u8 = 9;
+
+/// How many readable candidates a page's date is chosen among.
+const MAX_DATE_PICKS: usize = 24;
+
+/// Whether a stated time is written in UTC (`Z`, `+00:00`, `UTC`, `GMT`).
+fn is_utc_text(text: &str) -> bool {
+    let text = text.trim_end();
+    text.ends_with('Z')
+        || text.ends_with("+00:00")
+        || text.ends_with("+0000")
+        || text.ends_with("UTC")
+        || text.ends_with("GMT")
 }
 
 impl Default for NormalizeStage {

@@ -29,8 +29,19 @@ pub(crate) struct Parts {
     dateline_bare_agency: Regex,
     /// `LONDON — The ...`: an upper-case place and a long dash.
     dateline_place_only: Regex,
+    /// `BERLIN, March 20 — The ...`, `Kyiv, 20 March -- ...`: a place and a date, no outlet.
+    dateline_place_date: Regex,
     byline: Regex,
+    /// What stands before a name in a byline, in the languages of the pages read (`By`,
+    /// `Von`, `Par`, `Por`, `Di`, `Door`, `Av`, `Af`, `Text:`, `Posted by`, …).
+    name_prefix: Regex,
+    /// Where a name list splits: `;`, `,`, `&`, `/`, `and`, `und`, `et`, `y`, `e`, `en`, `i`.
+    name_split: Regex,
+    /// What is not a person's name: an e-mail, a URL, a domain, an account handle.
+    not_a_name: Regex,
     sentence_break: Regex,
+    /// Between a title and the site's name: ` | `, ` - `, ` » `, ` :: `, ` : `.
+    title_separator: Regex,
     related_meta: Regex,
     related_age: Regex,
     related_headings: HashSet<String>,
@@ -65,10 +76,25 @@ impl Parts {
             dateline_bare_agency: Regex::new(&format!(
                 r"^(?:(?P<place>{PLACE})\s*,?\s+)?(?P<agency>{agencies})\s*(?:--|[–—])\s*"
             ))?,
+            dateline_place_date: Regex::new(&format!(
+                r"^(?P<place>{PLACE})\s*,\s*(?P<date>{date})\s*,?\s*(?:--|[–—])\s*"
+            ))?,
             dateline_place_only: Regex::new(
                 r"^(?P<place>\p{Lu}[\p{Lu}.'’-]+(?:\s+\p{Lu}[\p{Lu}.'’-]+)*(?:\s*,\s*\p{Lu}[\p{L}.]+(?:\s+\p{Lu}[\p{L}.]+)*)?)\s*(?:--|—)\s*",
             )?,
-            byline: Regex::new(r"^(?:By|BY)\s+(?P<names>\S.{0,120})$")?,
+            byline: Regex::new(
+                r"^(?:By|BY|Von|VON|Par|PAR|Por|POR|Door|DOOR|Text:|Text von|Autor:|Autorin:|Author:|Written by|Posted by|Geschrieben von|Veröffentlicht von|Publié par|Escrito por)\s+(?P<names>\S.{0,120})$",
+            )?,
+            name_prefix: Regex::new(
+                r"(?i)^(?:[~|·•:©\-–—]\s*)?(?:(?:written|posted|published|veröffentlicht|geschrieben|verfasst|erstellt|artikel|beitrag|gastbeitrag|pressemitteilung|publié|écrit|escrito|publicado|scritto|pubblicato|text|ein beitrag)\s+(?:by|von|par|por|da)\b|interview\b|©|by\b|von\b|vom\b|par\b|por\b|di\b|door\b|av\b|af\b|text\b|autor(?:in)?\b|author\b|auteur\b|redakteur(?:in)?\b|fotos?\b|photos?\b)\s*:?\s*",
+            )?,
+            name_split: Regex::new(
+                r"(?i)\s*(?:;|,|&|/|\|)\s*|\s+(?:and|und|et|y|e|en|i|og|och)\s+",
+            )?,
+            not_a_name: Regex::new(
+                r"(?i)@|https?:|www\.|\[at\]|^\S+\.[a-z]{2,12}$|^[\p{L}\d]+[._][\p{L}\d._]+$|^(?:admin|wordpressadmin|administrator|no author|unknown|anonym|anonymous|guest|editor|webmaster|null|none)$|admin$",
+            )?,
+            title_separator: Regex::new(r"\s+(?:[|\-–—»«·/•~]|::?)\s+|\s*[|»«]\s*")?,
             sentence_break: Regex::new(r#"[.!?]["”’)]?\s+["“‘(]?\p{Lu}|\p{Ll}[.!?]\p{Lu}"#)?,
             related_meta: Regex::new(r"^(?P<section>[^/]{1,60}?)\s*//\s*(?P<age>\S.{0,40})$")?,
             related_age: Regex::new(
@@ -143,6 +169,131 @@ impl Parts {
         (!out.is_empty()).then_some(out)
     }
 
+    /// The names of a byline or author field as pages write them: prefixes (`Von`, `Par`,
+    /// `By`) stripped, what follows a separator or a date cut, several names split, and
+    /// credentials (`PhD`), e-mail addresses, URLs, domains, handles and the site's own name
+    /// (`site`, already folded with [`fold_name`]) refused.
+    ///
+    /// `split`: whether the field may hold several names; one of a list of separate entries
+    /// (JSON-LD's `[{"name": "Tom & Co"}, …]`) is one name.
+    pub(crate) fn author_names(&self, raw: &str, site: &[String], split: bool) -> Vec<String> {
+        let text = super::clean::tidy(raw);
+        let mut text: &str = text.trim();
+        if text.chars().count() > MAX_AUTHOR_FIELD_CHARS {
+            return Vec::new();
+        }
+        while let Some(m) = self.name_prefix.find(text) {
+            if m.end() == 0 || m.end() >= text.len() {
+                break;
+            }
+            text = text[m.end()..].trim_start();
+        }
+        // A whole field that is one domain, address or account is no name.
+        if !text.contains(char::is_whitespace) && self.not_a_name.is_match(text) {
+            return Vec::new();
+        }
+        // What follows a separator (a date, a role, the outlet) is not a name.
+        for sep in [" - ", " – ", " — ", " | ", "•", "·", "\t", " (", " @"] {
+            if let Some(at) = text.find(sep).filter(|&at| at > 0) {
+                text = &text[..at];
+            }
+        }
+        // A date after the name (`Anna Roth 12.03.2020`, `Anna Roth20. November 2018`).
+        let bytes = text.as_bytes();
+        if let Some(at) = (1..bytes.len()).find(|&i| {
+            bytes[i].is_ascii_digit()
+                && bytes
+                    .get(i + 1)
+                    .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+                && !bytes[i - 1].is_ascii_digit()
+        }) {
+            text = &text[..at];
+        }
+        // A weekday, a month, a role or "posted on" after the name ends it.
+        let mut end = text.len();
+        for (i, word) in text.split_word_bound_indices_ascii() {
+            if i > 0 && NAME_ENDERS.contains(&word.to_lowercase().as_str()) {
+                end = i;
+                break;
+            }
+        }
+        text = &text[..end];
+        let text = text.trim_matches(|c: char| c.is_whitespace() || ",;:|-–—~/".contains(c));
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("http") || lower.contains("www.") {
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::new();
+        let parts: Vec<&str> = if split {
+            self.name_split.split(text).collect()
+        } else {
+            vec![text]
+        };
+        for part in parts {
+            let name =
+                part.trim_matches(|c: char| c.is_whitespace() || ",;:|-–—~'\"“”„«»()".contains(c));
+            if name.is_empty()
+                || name.chars().count() > MAX_NAME_CHARS
+                || name.split_whitespace().count() > MAX_NAME_WORDS
+                || !name.chars().any(char::is_alphabetic)
+                || CREDENTIALS.iter().any(|c| name.eq_ignore_ascii_case(c))
+                || NAME_ENDERS.contains(&name.to_lowercase().as_str())
+                || ["by", "von", "par", "por", "de", "di"].contains(&name.to_lowercase().as_str())
+                || self.not_a_name.is_match(name)
+                || site.iter().any(|s| !s.is_empty() && fold_name(name) == *s)
+            {
+                continue;
+            }
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(name)) {
+                out.push(name.to_owned());
+            }
+        }
+        out
+    }
+
+    /// A title without the site's name (`site`, folded with [`fold_name`]) before or after
+    /// it: `Title | Site`, `Site » Blog Archiv » Title`, `Title - site.de`. A part equal to
+    /// one of the page's `<h1>` texts (`h1s`, lower case) is the title itself.
+    pub(crate) fn strip_site_name(&self, title: &str, site: &[String], h1s: &[String]) -> String {
+        let title = title.trim();
+        let mut bounds: Vec<(usize, usize)> = Vec::new();
+        let mut start = 0;
+        for m in self.title_separator.find_iter(title) {
+            bounds.push((start, m.start()));
+            start = m.end();
+        }
+        bounds.push((start, title.len()));
+        if bounds.len() < 2 {
+            return title.to_owned();
+        }
+        if let Some(&(a, b)) = bounds
+            .iter()
+            .find(|&&(a, b)| h1s.iter().any(|h| title[a..b].trim().to_lowercase() == *h))
+        {
+            return title[a..b].trim().to_owned();
+        }
+        let is_site = |text: &str| {
+            let folded = fold_name(text);
+            !folded.is_empty()
+                && (SITE_WORDS.contains(&text.trim().to_lowercase().as_str())
+                    || site.iter().any(|s| {
+                        s.len() >= 3
+                            && (folded == *s
+                                || (folded.len() >= 4
+                                    && (folded.contains(s.as_str())
+                                        || s.contains(folded.as_str()))))
+                    }))
+        };
+        let (mut first, mut last) = (0, bounds.len() - 1);
+        while last > first && is_site(&title[bounds[last].0..bounds[last].1]) {
+            last -= 1;
+        }
+        while first < last && is_site(&title[bounds[first].0..bounds[first].1]) {
+            first += 1;
+        }
+        title[bounds[first].0..bounds[last].1].trim().to_owned()
+    }
+
     /// Splits a dateline off the start of a paragraph: the dateline and the rest of the text.
     pub(crate) fn dateline<'a>(&self, paragraph: &'a str) -> Option<(Dateline, &'a str)> {
         let text = paragraph.trim_start();
@@ -164,6 +315,18 @@ impl Parts {
                 place: caps.name("place").map(|m| m.as_str().trim().to_owned()),
                 date_text: None,
                 agency: caps.name("agency").map(|m| m.as_str().trim().to_owned()),
+            };
+            (dateline, rest)
+        } else if let Some(caps) = self.dateline_place_date.captures(text) {
+            let whole = caps.get(0)?;
+            let rest = &text[whole.end()..];
+            if !starts_like_sentence(rest) {
+                return None;
+            }
+            let dateline = Dateline {
+                place: caps.name("place").map(|m| m.as_str().trim().to_owned()),
+                date_text: caps.name("date").map(|m| m.as_str().trim().to_owned()),
+                agency: None,
             };
             (dateline, rest)
         } else if let Some(caps) = self.dateline_place_only.captures(text) {
@@ -250,6 +413,147 @@ impl Parts {
             .is_match(line)
             .then(|| (None, Some(line.trim().to_owned())))
     }
+}
+
+/// Words that end a name in a byline: weekdays, months, roles and the words of a date line
+/// (`Alex Bozarjian Thursday, November 9`, `Christoph Hein Chefredakteur`, `Anna am`).
+const NAME_ENDERS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "januar",
+    "februar",
+    "märz",
+    "juni",
+    "juli",
+    "oktober",
+    "dezember",
+    "staff",
+    "chefredakteur",
+    "chefredakteurin",
+    "redakteur",
+    "redakteurin",
+    "reporter",
+    "correspondent",
+    "korrespondent",
+    "korrespondentin",
+    "journalist",
+    "journalistin",
+    "contributor",
+    "am",
+    "on",
+    "le",
+    "el",
+    "il",
+    "vor",
+    "mehr",
+    "publiziert",
+    "posted",
+    "published",
+    "veröffentlicht",
+    "updated",
+    "aktualisiert",
+    "datum",
+    "stand",
+    "min",
+    "minuten",
+    "stunden",
+    "hours",
+    "lesezeit",
+];
+
+/// Parts of a `<title>` that name a section of any site, not the article.
+const SITE_WORDS: &[&str] = &[
+    "blog archiv",
+    "blog archive",
+    "blog",
+    "home",
+    "startseite",
+    "news",
+    "nachrichten",
+    "aktuelles",
+];
+
+/// An author field longer than this is a paragraph, not a byline.
+const MAX_AUTHOR_FIELD_CHARS: usize = 200;
+const MAX_NAME_CHARS: usize = 60;
+const MAX_NAME_WORDS: usize = 6;
+/// Titles that follow a name after a comma and are not names.
+const CREDENTIALS: &[&str] = &[
+    "phd", "ph.d.", "md", "m.d.", "dr", "dr.", "prof", "prof.", "msc", "ma", "ba", "mba", "jr",
+    "jr.", "sr", "sr.",
+];
+
+/// Words of a text with their byte offsets, split at whitespace.
+trait WordIndices {
+    fn split_word_bound_indices_ascii(&self) -> Vec<(usize, &str)>;
+}
+
+impl WordIndices for str {
+    fn split_word_bound_indices_ascii(&self) -> Vec<(usize, &str)> {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in self.char_indices() {
+            if c.is_whitespace() || c == ',' {
+                if let Some(s) = start.take() {
+                    out.push((s, &self[s..i]));
+                }
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            out.push((s, &self[s..]));
+        }
+        out
+    }
+}
+
+/// A name folded for comparison with a site's name: letters and digits, lower case
+/// (`Angelmagazin.de` and `angelmagazin` fold alike once the domain ending is dropped).
+pub(crate) fn fold_name(name: &str) -> String {
+    let lower = name.trim().to_lowercase();
+    let lower = lower.strip_prefix("www.").unwrap_or(&lower);
+    let base = match lower.rsplit_once('.') {
+        Some((base, tld))
+            if !base.contains(' ')
+                && (2..=12).contains(&tld.len())
+                && tld.chars().all(|c| c.is_ascii_alphabetic()) =>
+        {
+            base
+        }
+        _ => lower,
+    };
+    base.chars().filter(|c| c.is_alphanumeric()).collect()
 }
 
 /// After a dateline the story starts: a capital, a digit or an opening quote (or nothing, when
@@ -344,6 +648,46 @@ mod tests {
     }
 
     #[test]
+    fn datelines_of_any_outlet() {
+        let p = parts();
+        let cases = [
+            (
+                "MOSCOW, March 20 (Courier) — The talks began.",
+                dl(Some("MOSCOW"), Some("March 20"), Some("Courier")),
+                "The talks began.",
+            ),
+            (
+                "PARIS (Reuters) - France said on Monday.",
+                dl(Some("PARIS"), None, Some("Reuters")),
+                "France said on Monday.",
+            ),
+            (
+                "BERLIN, March 20 — The government fell.",
+                dl(Some("BERLIN"), Some("March 20"), None),
+                "The government fell.",
+            ),
+            (
+                "Kyiv, March 20, 2023 (The Daily Star) -- Sirens sounded.",
+                dl(Some("Kyiv"), Some("March 20, 2023"), Some("The Daily Star")),
+                "Sirens sounded.",
+            ),
+            (
+                "NEW YORK, Sept. 3 (Courier) – Stocks rose.",
+                dl(Some("NEW YORK"), Some("Sept. 3"), Some("Courier")),
+                "Stocks rose.",
+            ),
+            (
+                "LONDON, 20 March — Rain fell.",
+                dl(Some("LONDON"), Some("20 March"), None),
+                "Rain fell.",
+            ),
+        ];
+        for (text, dateline, rest) in cases {
+            assert_eq!(p.dateline(text), Some((dateline, rest)), "{text}");
+        }
+    }
+
+    #[test]
     fn body_sentences_are_not_datelines() {
         let p = parts();
         for text in [
@@ -378,6 +722,81 @@ mod tests {
         );
         assert_eq!(p.byline("By Friday, the troops had left."), None);
         assert_eq!(p.byline("By then it was too late"), None);
+    }
+
+    #[test]
+    fn author_fields_give_clean_names() {
+        let p = parts();
+        let site = vec![fold_name("finanztreff.de"), fold_name("Die Furche")];
+        let names = |raw: &str| p.author_names(raw, &site, true);
+        assert_eq!(names("von Heiko Adams"), ["Heiko Adams"]);
+        assert_eq!(names("Par Barbara Stiegler"), ["Barbara Stiegler"]);
+        assert_eq!(
+            names("Por Williams Perdomo @wperdomod -"),
+            ["Williams Perdomo"]
+        );
+        assert_eq!(names("By James Whittaker -"), ["James Whittaker"]);
+        assert_eq!(names("Veröffentlicht von Chris Jung"), ["Chris Jung"]);
+        assert_eq!(names("Erstellt von Andri Bryner"), ["Andri Bryner"]);
+        assert_eq!(names("Ana Ruiz und Bo Li"), ["Ana Ruiz", "Bo Li"]);
+        assert_eq!(
+            names("Ana Ruiz; Bo Li & Jo Park"),
+            ["Ana Ruiz", "Bo Li", "Jo Park"]
+        );
+        assert_eq!(names("Grant Tinsley, PhD"), ["Grant Tinsley"]);
+        assert_eq!(names("Janic Cathomen, 01.12.2021"), ["Janic Cathomen"]);
+        assert_eq!(
+            names("Romana Mengershausen20. November 2018"),
+            ["Romana Mengershausen"]
+        );
+        assert_eq!(
+            names("Alex Bozarjian Thursday, November 9"),
+            ["Alex Bozarjian"]
+        );
+        assert_eq!(names("© Kathrin Führes"), ["Kathrin Führes"]);
+        assert_eq!(names("bo2man"), ["bo2man"]);
+        assert!(names("LAOLA1.at").is_empty());
+        assert!(names("Veröffentlicht").is_empty());
+        assert_eq!(p.author_names("Tom & Co", &site, false), ["Tom & Co"]);
+        for refused in [
+            "wordpressadmin",
+            "finanztreff.de",
+            "Die Furche",
+            "cipha[at]cipha.net",
+            "https://www.facebook.com/someone",
+            "christian.stadtfeld",
+            "jan@example.org",
+            "No Author",
+        ] {
+            assert!(names(refused).is_empty(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn titles_lose_the_site_name() {
+        let p = parts();
+        let site = vec![fold_name("St.Galler Tagblatt"), fold_name("time4talks.com")];
+        let strip = |t: &str| p.strip_site_name(t, &site, &[]);
+        assert_eq!(
+            strip("Tanz in der Lokremise: Mit allen Wassern gewaschen | St.Galler Tagblatt"),
+            "Tanz in der Lokremise: Mit allen Wassern gewaschen"
+        );
+        assert_eq!(
+            strip("Time 4 talks » Blog Archiv » Weitere Digitalisierung der Kinos"),
+            "Weitere Digitalisierung der Kinos"
+        );
+        assert_eq!(
+            strip("Habeck in München - Windkraft in Bayern"),
+            "Habeck in München - Windkraft in Bayern"
+        );
+        assert_eq!(
+            p.strip_site_name(
+                "Alles Neue | Bibliothek 2.0 und mehr",
+                &[],
+                &["alles neue".into()]
+            ),
+            "Alles Neue"
+        );
     }
 
     #[test]

@@ -230,7 +230,13 @@ pub(crate) fn flatten(html: &Html, extra_skip: &[Selector]) -> Flat {
                     b.flat.els.push(El {
                         parent: b.stack.last().map(|(i, _)| *i),
                         kind,
-                        hint: hint_of(el),
+                        // Classes on <html> and <body> describe the page
+                        // (`cookies-not-set`, `single-post`), never a box in it.
+                        hint: if matches!(el.name(), "html" | "body") {
+                            Hint::None
+                        } else {
+                            hint_of(el)
+                        },
                         chars: 0,
                         link_chars: 0,
                     });

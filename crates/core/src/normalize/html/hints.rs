@@ -18,6 +18,9 @@ pub(crate) enum Hint {
     Furniture,
     /// Both: `entry-content no-share`. Content words win where it matters.
     Both,
+    /// Words that are furniture on most sites but the text's own box on some (`share`,
+    /// `tags`, `widget`): furniture unless the box is mostly prose.
+    Weak,
 }
 
 /// Words that mark the article's own text.
@@ -35,7 +38,6 @@ const CONTENT: &[&str] = &[
     "story",
     "storybody",
     "storycontent",
-    "text",
     "blog",
     "blogpost",
     "postbody",
@@ -47,7 +49,7 @@ const CONTENT: &[&str] = &[
     "paragraph",
 ];
 
-/// Words that mark furniture around (or inside) the article.
+/// Words that mark furniture whatever else the names say (`comment-body`, `widget_text`).
 const FURNITURE: &[&str] = &[
     "ad",
     "ads",
@@ -59,31 +61,21 @@ const FURNITURE: &[&str] = &[
     "banner",
     "breadcrumb",
     "breadcrumbs",
-    "byline",
-    "caption",
     "comment",
     "comments",
     "commentlist",
     "community",
     "consent",
-    "contact",
     "cookie",
     "cookies",
     "copyright",
     "disqus",
-    "dropdown",
     "footer",
-    "footnote",
     "gdpr",
-    "hidden",
-    "infobox",
-    "keywords",
     "login",
     "masthead",
     "menu",
-    "meta",
     "modal",
-    "more",
     "navbar",
     "navigation",
     "nav",
@@ -94,60 +86,86 @@ const FURNITURE: &[&str] = &[
     "paywall",
     "popular",
     "popup",
-    "print",
     "promo",
-    "rating",
     "recommend",
     "recommendations",
     "recommended",
     "related",
     "reply",
     "respond",
-    "share",
-    "sharing",
-    "sharebar",
     "shoutbox",
     "sidebar",
     "signup",
-    "skip",
-    "social",
     "sponsor",
     "sponsored",
     "subscribe",
     "subscription",
     "taboola",
-    "tags",
-    "tagcloud",
     "teaser",
     "teasers",
-    "toolbar",
-    "tools",
     "topbar",
     "trending",
-    "tweet",
-    "widget",
-    "widgets",
+];
+
+/// Words that mark furniture unless a content word stands beside them
+/// (`entry-content no-share`).
+const WEAK_FURNITURE: &[&str] = &[
+    "byline", "caption", "contact", "dropdown", "footnote", "hidden", "infobox", "keywords",
+    "meta", "more", "print", "rating", "share", "sharing", "sharebar", "skip", "social",
+    "tagcloud", "tags", "toolbar", "tools", "widget", "widgets",
 ];
 
 /// The hint of an element from its `class` and `id`.
 pub(crate) fn hint_of(el: &scraper::node::Element) -> Hint {
     let mut content = false;
     let mut furniture = false;
-    for name in el.attr("class").into_iter().chain(el.attr("id")) {
+    let mut weak = false;
+    let classes = el
+        .attr("class")
+        .into_iter()
+        .flat_map(str::split_whitespace)
+        .filter(|class| !is_taxonomy_class(class));
+    for name in classes.chain(el.attr("id")) {
         for_words(name, |word| {
             if CONTENT.contains(&word) {
                 content = true;
             } else if FURNITURE.contains(&word) {
                 furniture = true;
+            } else if WEAK_FURNITURE.contains(&word) {
+                weak = true;
             }
         });
     }
-    match (content, furniture) {
-        (false, false) => Hint::None,
-        (true, false) => Hint::Content,
-        (false, true) => Hint::Furniture,
-        (true, true) => Hint::Both,
+    match (content, furniture, weak) {
+        (_, true, _) => Hint::Furniture,
+        (false, false, true) => Hint::Weak,
+        (true, false, true) => Hint::Both,
+        (true, false, false) => Hint::Content,
+        (false, false, false) => Hint::None,
     }
+}
+
+/// Classes that CMSs derive from the article's categories and tags (WordPress's
+/// `category-no-newsletter`, `tag-social-media`, Drupal's `taxonomy-term-…`): they name
+/// what the article is about, not what the box is.
+fn is_taxonomy_class(class: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "category-",
+        "tag-",
+        "tags-",
+        "status-",
+        "format-",
+        "type-",
+        "term-",
+        "taxonomy-",
+    ];
+    let lower = class.to_ascii_lowercase();
+    let numbered = |prefix: &str| {
+        lower
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+    };
+    PREFIXES.iter().any(|p| lower.starts_with(p)) || numbered("post-") || numbered("postid-")
 }
 
 /// Calls `f` with each word of a class or id list, lowercased.
@@ -216,7 +234,7 @@ mod tests {
             hint(r#"<div class="wp-featherlight-captions">x</div>"#),
             Hint::None
         );
-        assert_eq!(hint(r#"<div class="share-tools">x</div>"#), Hint::Furniture);
+        assert_eq!(hint(r#"<div class="share-tools">x</div>"#), Hint::Weak);
         assert_eq!(
             hint(r#"<div class="entry-content no-share">x</div>"#),
             Hint::Both

@@ -10,13 +10,32 @@ use super::super::clean::tidy;
 #[derive(Debug, Default)]
 pub(crate) struct Meta {
     pub(crate) title: Option<String>,
-    pub(crate) published: Option<String>,
+    /// Publication times from `<meta>` vocabularies, in page order.
+    pub(crate) published: Vec<String>,
+    /// Modification times from `<meta>` and JSON-LD: a last resort.
+    pub(crate) modified: Vec<String>,
+    /// `itemprop="datePublished"` (or `dateCreated`) on elements other than `<meta>`.
+    pub(crate) item_dates: Vec<String>,
+    /// `<time>` elements marked as the publication (`pubdate`, `entry-date`, `published`).
+    pub(crate) times_marked: Vec<String>,
+    /// Texts of elements whose class or id speaks of a date (`date`, `byline`, `post-meta`),
+    /// outside comments, footers and sidebars, in page order; `updated` ones after.
+    pub(crate) date_texts: Vec<String>,
+    /// The first JSON-LD `author` of any type (a Yoast `WebPage`, a `Recipe`, a forum post),
+    /// for pages whose article object names none.
+    pub(crate) ld_authors_any: Vec<String>,
+    /// Every JSON-LD `datePublished`, wherever it stands.
+    pub(crate) ld_published: Vec<String>,
     pub(crate) section: Option<String>,
     pub(crate) authors: Vec<String>,
+    /// `og:site_name` (or `application-name`, `twitter:site`): never an author, never part of
+    /// the title.
+    pub(crate) site_names: Vec<String>,
     pub(crate) url: Option<String>,
     pub(crate) title_tag: Option<String>,
     pub(crate) canonical: Option<String>,
-    pub(crate) time: Option<String>,
+    /// The other `<time>` elements outside furniture: `datetime`, else their text.
+    pub(crate) times: Vec<String>,
     pub(crate) lang: Option<String>,
     pub(crate) ld: Option<LdArticle>,
     /// Texts of byline elements (`[rel=author]`, `[itemprop=author]`, `.byline`), outermost.
@@ -29,38 +48,61 @@ fn attr(el: &scraper::node::Element, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Whether a space-separated attribute value holds `word` (ASCII case-insensitive).
+fn has_word(value: Option<&str>, word: &str) -> bool {
+    value.is_some_and(|v| v.split_whitespace().any(|w| w.eq_ignore_ascii_case(word)))
+}
+
+/// Class fragments of byline elements (trafilatura's author expressions).
+const AUTHOR_CLASSES: &[&str] = &[
+    "byline",
+    "author",
+    "autor",
+    "auteur",
+    "writer",
+    "verfasser",
+    "firma",
+];
+
 fn is_author_element(el: &scraper::node::Element) -> bool {
+    if matches!(
+        el.name(),
+        "meta" | "link" | "script" | "style" | "img" | "body" | "html"
+    ) {
+        return false;
+    }
     el.attr("rel") == Some("author")
         || el
             .attr("itemprop")
             .is_some_and(|p| p.split_whitespace().any(|p| p == "author"))
         || el
             .attr("class")
-            .is_some_and(|c| c.contains("byline") || c.contains("author-name"))
+            .into_iter()
+            .chain(el.attr("id"))
+            .chain(el.attr("data-testid"))
+            .any(|c| {
+                let c = c.to_ascii_lowercase();
+                AUTHOR_CLASSES.iter().any(|a| c.contains(a))
+                    && !c.contains("comment")
+                    && !c.contains("avatar")
+                    && !c.contains("authorize")
+            })
 }
 
 /// Reads the page's metadata in one walk over the tree.
 pub(crate) fn read(html: &Html) -> Meta {
     let mut meta = Meta::default();
     let mut ld_texts: Vec<String> = Vec::new();
+    let mut updated_texts: Vec<String> = Vec::new();
     let mut descendants = html.tree.root().descendants();
     while let Some(node) = descendants.next() {
         let Node::Element(el) = node.value() else {
             continue;
         };
         match el.name() {
-            "html" => {
-                if meta.lang.is_none() {
-                    meta.lang = attr(el, "lang");
-                }
-            }
-            "title" => {
-                if meta.title_tag.is_none() {
-                    let text: String = ElementRef::wrap(node)
-                        .map(|r| r.text().collect())
-                        .unwrap_or_default();
-                    meta.title_tag = Some(text);
-                }
+            "html" if meta.lang.is_none() => meta.lang = attr(el, "lang"),
+            "title" if meta.title_tag.is_none() => {
+                meta.title_tag = ElementRef::wrap(node).map(|r| r.text().collect());
             }
             "meta" => {
                 let key = el
@@ -71,36 +113,77 @@ pub(crate) fn read(html: &Html) -> Meta {
                     meta.take(&key.to_ascii_lowercase(), content);
                 }
             }
-            "link" => {
-                if meta.canonical.is_none()
-                    && el.attr("rel").is_some_and(|r| {
-                        r.split_whitespace()
-                            .any(|r| r.eq_ignore_ascii_case("canonical"))
-                    })
-                {
-                    meta.canonical = attr(el, "href");
-                }
+            "link" if meta.canonical.is_none() && has_word(el.attr("rel"), "canonical") => {
+                meta.canonical = attr(el, "href");
             }
             "time" => {
-                if meta.time.is_none() {
-                    meta.time = attr(el, "datetime");
+                let value = attr(el, "datetime")
+                    .or_else(|| ElementRef::wrap(node).map(|r| collapse(r.text(), MAX_DATE_TEXT)));
+                if let Some(value) = value.filter(|v| v.len() > 6) {
+                    if has_word(el.attr("itemprop"), "datePublished") {
+                        meta.times_marked.push(value);
+                    } else if in_furniture(node) {
+                        // Comments, footers and sidebars date other things.
+                    } else if el.attr("pubdate").is_some()
+                        || has_word(el.attr("itemprop"), "datePublished")
+                        || el.attr("class").is_some_and(|c| {
+                            let c = c.to_ascii_lowercase();
+                            c.starts_with("entry-date")
+                                || c.contains("publish")
+                                || c.contains("posted")
+                        })
+                    {
+                        meta.times_marked.push(value);
+                    } else {
+                        meta.times.push(value);
+                    }
                 }
             }
-            "script" => {
-                if el
-                    .attr("type")
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
-                {
-                    if let Some(r) = ElementRef::wrap(node) {
-                        ld_texts.push(r.text().collect());
-                    }
+            "script" if has_word(el.attr("type"), "application/ld+json") => {
+                if let Some(r) = ElementRef::wrap(node) {
+                    ld_texts.push(r.text().collect());
                 }
             }
             _ => {}
         }
+        if el.name() != "meta" && el.name() != "time" {
+            if let Some(prop) = el.attr("itemprop") {
+                if ["datePublished", "dateCreated"]
+                    .iter()
+                    .any(|p| has_word(Some(prop), p))
+                {
+                    let value = attr(el, "content")
+                        .or_else(|| attr(el, "datetime"))
+                        .or_else(|| {
+                            ElementRef::wrap(node).map(|r| collapse(r.text(), MAX_DATE_TEXT))
+                        });
+                    if let Some(value) = value {
+                        meta.item_dates.push(value);
+                    }
+                }
+            }
+            if meta.date_texts.len() < MAX_DATE_TEXTS {
+                if let Some(updated) = date_element(el) {
+                    if !in_furniture(node) {
+                        if let Some(r) = ElementRef::wrap(node) {
+                            let text = collapse(r.text(), MAX_DATE_TEXT);
+                            if text.len() > 6 && text.bytes().any(|b| b.is_ascii_digit()) {
+                                if updated {
+                                    updated_texts.push(text);
+                                } else {
+                                    meta.date_texts.push(text);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         if is_author_element(el) {
             if let Some(r) = ElementRef::wrap(node) {
-                meta.author_texts.push(r.text().collect());
+                if meta.author_texts.len() < MAX_AUTHOR_TEXTS && !in_furniture(node) {
+                    meta.author_texts.push(collapse(r.text(), MAX_AUTHOR_TEXT));
+                }
             }
             // The outermost byline element only: skip what it holds.
             let mut last = node;
@@ -116,31 +199,180 @@ pub(crate) fn read(html: &Html) -> Meta {
             }
         }
     }
-    meta.ld = ld_texts
+    meta.date_texts.extend(updated_texts);
+    let lds: Vec<Value> = ld_texts
         .iter()
         .filter_map(|text| serde_json::from_str::<Value>(text.trim()).ok())
-        .find_map(|value| ld_article(&value));
+        .collect();
+    let mut people = std::collections::HashMap::new();
+    for value in &lds {
+        index_people(value, &mut people, 0);
+    }
+    meta.ld = lds.iter().find_map(|v| ld_article(v, &people));
+    meta.ld_authors_any = lds
+        .iter()
+        .find_map(|v| ld_any_authors(v, &people, 0))
+        .unwrap_or_default();
+    for value in &lds {
+        ld_dates(value, &mut meta.ld_published, &mut meta.modified, 0);
+    }
     meta
+}
+
+/// The longest text of a byline element that is read, and how many such elements.
+const MAX_AUTHOR_TEXT: usize = 240;
+const MAX_AUTHOR_TEXTS: usize = 40;
+
+/// The longest text of a date element that is read, and how many such elements.
+const MAX_DATE_TEXT: usize = 160;
+const MAX_DATE_TEXTS: usize = 60;
+
+/// Whitespace-collapsed text, cut to about `max` bytes.
+fn collapse<'a>(parts: impl Iterator<Item = &'a str>, max: usize) -> String {
+    let mut out = String::new();
+    for part in parts {
+        for word in part.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+            if out.len() >= max {
+                return out;
+            }
+        }
+    }
+    out
+}
+
+/// Class and id fragments of the elements that hold a page's date line (htmldate's list).
+const DATE_CLASSES: &[&str] = &[
+    "date",
+    "datum",
+    "time",
+    "publish",
+    "posted",
+    "submitted",
+    "byline",
+    "meta",
+    "subline",
+    "fecha",
+    "parution",
+    "dateline",
+    "article-info",
+    "post-info",
+    "entry-info",
+];
+
+/// Whether an element's class or id names a date line: `Some(true)` when it is an update's.
+fn date_element(el: &scraper::node::Element) -> Option<bool> {
+    let mut hit = None;
+    for name in el.attr("class").into_iter().chain(el.attr("id")) {
+        if name.len() > 200 {
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        if DATE_CLASSES.iter().any(|c| name.contains(c)) {
+            let updated = name.contains("update") || name.contains("modif");
+            hit = Some(hit.unwrap_or(true) && updated);
+        }
+    }
+    hit
+}
+
+/// Class and id words of the boxes whose dates are not the article's.
+const FURNITURE_WORDS: &[&str] = &[
+    "comment",
+    "comments",
+    "commentlist",
+    "kommentar",
+    "kommentare",
+    "reply",
+    "replies",
+    "respond",
+    "footer",
+    "sidebar",
+    "related",
+    "recommended",
+    "teaser",
+    "teasers",
+    "popular",
+    "trending",
+    "widget",
+    "aside",
+    "disqus",
+];
+
+/// Whether a node stands in a comment, footer, sidebar or related-stories box.
+fn in_furniture(node: ego_tree::NodeRef<'_, Node>) -> bool {
+    node.ancestors().any(|a| {
+        let Node::Element(el) = a.value() else {
+            return false;
+        };
+        match el.name() {
+            "footer" | "aside" | "nav" => return true,
+            // Their classes are template flags (`has-sidebar`, `comments-open`).
+            "html" | "body" => return false,
+            _ => {}
+        }
+        el.attr("class")
+            .into_iter()
+            .chain(el.attr("id"))
+            .any(|names| {
+                names
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|w| FURNITURE_WORDS.iter().any(|f| w.eq_ignore_ascii_case(f)))
+            })
+    })
+}
+
+/// Every `datePublished` (and `dateModified`) in a JSON-LD value.
+fn ld_dates(value: &Value, published: &mut Vec<String>, modified: &mut Vec<String>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                ld_dates(item, published, modified, depth + 1);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                match (key.as_str(), item) {
+                    ("datePublished" | "dateCreated", Value::String(s)) => {
+                        published.push(s.trim().to_owned());
+                    }
+                    ("dateModified", Value::String(s)) => modified.push(s.trim().to_owned()),
+                    // Comments and reviews date themselves, not the article.
+                    ("comment" | "review" | "reviews", _) => {}
+                    _ => ld_dates(item, published, modified, depth + 1),
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 impl Meta {
     pub(crate) fn take(&mut self, key: &str, content: String) {
+        if PUBLISHED_KEYS.contains(&key) {
+            self.published.push(content);
+            return;
+        }
+        if MODIFIED_KEYS.contains(&key) {
+            self.modified.push(content);
+            return;
+        }
         let slot = match key {
             "og:title" | "twitter:title" | "headline" | "dc.title" => &mut self.title,
-            "article:published_time"
-            | "og:article:published_time"
-            | "datepublished"
-            | "pubdate"
-            | "publishdate"
-            | "publish-date"
-            | "date"
-            | "dc.date"
-            | "dc.date.issued"
-            | "parsely-pub-date"
-            | "sailthru.date" => &mut self.published,
             "article:section" | "section" | "parsely-section" => &mut self.section,
             "og:url" => &mut self.url,
-            "author" | "article:author" | "dc.creator" | "parsely-author" | "sailthru.author" => {
+            "og:site_name" | "application-name" | "twitter:site" | "publisher" => {
+                self.site_names.push(content);
+                return;
+            }
+            "author" | "article:author" | "dc.creator" | "parsely-author" | "sailthru.author"
+            | "byl" | "citation_author" | "dcterms.creator" | "dc:creator" => {
                 // `article:author` is often a profile URL, not a name.
                 if !content.starts_with("http") && !self.authors.contains(&content) {
                     self.authors.push(content);
@@ -154,6 +386,64 @@ impl Meta {
         }
     }
 }
+
+/// `<meta>` keys (property, name or itemprop, lower case) that give the publication time: the
+/// vocabularies htmldate reads (OpenGraph, Dublin Core, Parse.ly, Sailthru, schema.org, …).
+const PUBLISHED_KEYS: &[&str] = &[
+    "article:published_time",
+    "og:article:published_time",
+    "og:published_time",
+    "article:publicationdate",
+    "article.published",
+    "article.created",
+    "article_date_original",
+    "bt:pubdate",
+    "citation_date",
+    "citation_publication_date",
+    "cxenseparse:recs:publishtime",
+    "date",
+    "date_published",
+    "datecreated",
+    "dateposted",
+    "datepublished",
+    "dc.date",
+    "dc.created",
+    "dc.date.created",
+    "dc.date.issued",
+    "dc.date.publication",
+    "dcterms.created",
+    "dcterms.date",
+    "dcterms.issued",
+    "dc:created",
+    "dc:date",
+    "originalpublicationdate",
+    "parsely-pub-date",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "published-date",
+    "publication_date",
+    "rnews:datepublished",
+    "sailthru.date",
+    "shareaholic:article_published_time",
+    "article:published",
+    "published_time",
+];
+
+/// `<meta>` keys that give the last modification: used only when nothing else dates the page.
+const MODIFIED_KEYS: &[&str] = &[
+    "article:modified_time",
+    "og:article:modified_time",
+    "datemodified",
+    "dc.modified",
+    "dcterms.modified",
+    "modified_time",
+    "updated_time",
+    "og:updated_time",
+    "lastmodified",
+    "last-modified",
+];
 
 fn decoded(raw: &str) -> String {
     let text = html_escape::decode_html_entities(raw);
@@ -183,9 +473,72 @@ const ARTICLE_TYPES: &[&str] = &[
     "Report",
 ];
 
-fn ld_article(value: &Value) -> Option<LdArticle> {
+/// JSON-LD nodes by `@id`: their `name` and whether they are a person (a `"author":
+/// {"@id": …}` points at one).
+type People = std::collections::HashMap<String, (String, bool)>;
+
+fn index_people(value: &Value, people: &mut People, depth: usize) {
+    if depth > 8 {
+        return;
+    }
     match value {
-        Value::Array(items) => items.iter().find_map(ld_article),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| index_people(v, people, depth + 1)),
+        Value::Object(map) => {
+            if let (Some(Value::String(id)), Some(Value::String(name))) =
+                (map.get("@id"), map.get("name"))
+            {
+                people.insert(id.clone(), (name.clone(), !is_organization(map)));
+            }
+            map.values()
+                .for_each(|v| index_people(v, people, depth + 1));
+        }
+        _ => {}
+    }
+}
+
+/// The names of the first `author` in a JSON-LD value that names people.
+fn ld_any_authors(value: &Value, people: &People, depth: usize) -> Option<Vec<String>> {
+    if depth > 8 {
+        return None;
+    }
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .find_map(|v| ld_any_authors(v, people, depth + 1)),
+        Value::Object(map) => {
+            if let Some(author) = map.get("author").or_else(|| map.get("creator")) {
+                let found = names(author, people);
+                if !found.is_empty() {
+                    return Some(found);
+                }
+            }
+            map.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "comment" | "review" | "reviews"))
+                .find_map(|(_, v)| ld_any_authors(v, people, depth + 1))
+        }
+        _ => None,
+    }
+}
+
+fn is_organization(map: &serde_json::Map<String, Value>) -> bool {
+    let org = |t: &str| {
+        matches!(
+            t,
+            "Organization" | "NewsMediaOrganization" | "Corporation" | "WebSite" | "Brand"
+        )
+    };
+    match map.get("@type") {
+        Some(Value::String(t)) => org(t),
+        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str().is_some_and(org)),
+        _ => false,
+    }
+}
+
+fn ld_article(value: &Value, people: &People) -> Option<LdArticle> {
+    match value {
+        Value::Array(items) => items.iter().find_map(|v| ld_article(v, people)),
         Value::Object(map) => {
             let is_article = match map.get("@type") {
                 Some(Value::String(t)) => ARTICLE_TYPES.contains(&t.as_str()),
@@ -195,7 +548,7 @@ fn ld_article(value: &Value) -> Option<LdArticle> {
                 _ => false,
             };
             if !is_article {
-                return map.get("@graph").and_then(ld_article);
+                return map.get("@graph").and_then(|g| ld_article(g, people));
             }
             let text = |key: &str| {
                 map.get(key)
@@ -206,7 +559,11 @@ fn ld_article(value: &Value) -> Option<LdArticle> {
             Some(LdArticle {
                 headline: text("headline").or_else(|| text("name")),
                 published: text("datePublished").or_else(|| text("dateCreated")),
-                authors: map.get("author").map(names).unwrap_or_default(),
+                authors: map
+                    .get("author")
+                    .or_else(|| map.get("creator"))
+                    .map(|a| names(a, people))
+                    .unwrap_or_default(),
                 section: text("articleSection"),
                 language: text("inLanguage"),
             })
@@ -223,16 +580,26 @@ fn first_text(value: &Value) -> Option<String> {
     }
 }
 
-/// `"author": "A"`, `{"name": "A"}` or a list of either.
-fn names(value: &Value) -> Vec<String> {
+/// `"author": "A"`, `{"name": "A"}`, `{"@id": …}` pointing at a person, or a list of
+/// these; organizations (the publisher named as author) are not authors.
+fn names(value: &Value, people: &People) -> Vec<String> {
     match value {
         Value::String(name) => vec![decoded(name)],
-        Value::Object(map) => map
-            .get("name")
-            .and_then(Value::as_str)
-            .map(|n| vec![decoded(n)])
-            .unwrap_or_default(),
-        Value::Array(items) => items.iter().flat_map(names).collect(),
+        Value::Object(map) if is_organization(map) => Vec::new(),
+        Value::Object(map) => match map.get("name") {
+            Some(Value::String(n)) => vec![decoded(n)],
+            Some(other) => first_text(other)
+                .map(|n| vec![decoded(&n)])
+                .unwrap_or_default(),
+            None => map
+                .get("@id")
+                .and_then(Value::as_str)
+                .and_then(|id| people.get(id))
+                .filter(|(_, person)| *person)
+                .map(|(n, _)| vec![decoded(n)])
+                .unwrap_or_default(),
+        },
+        Value::Array(items) => items.iter().flat_map(|v| names(v, people)).collect(),
         _ => Vec::new(),
     }
     .into_iter()
