@@ -209,3 +209,13 @@ fn a_page_with_text_is_never_no_body_and_one_without_says_why() {
     assert_eq!(err.kind, ErrorKind::NoBody);
     assert!(err.message.contains("no text"), "{}", err.message);
 }
+
+#[test]
+fn a_fragment_of_one_short_paragraph_is_its_own_body() {
+    // A JSON line's `content` is often a bare fragment; with nothing around it there is no
+    // context that could make it furniture.
+    let a = normalize(html("<p>Second</p>")).unwrap();
+    assert_eq!(a.body, ["Second"]);
+    let a = normalize(html("<h2>Brief</h2><p>Short note.</p>")).unwrap();
+    assert_eq!(a.body, ["Brief", "Short note."]);
+}

@@ -96,6 +96,10 @@ pub(crate) fn main_blocks(flat: &Flat, headline: Option<u32>) -> Vec<usize> {
 /// furniture ("Related posts", "Comments"), and short lines after the last paragraph of
 /// prose are credits, sources and prompts.
 fn trim(flat: &Flat, chosen: &mut Vec<usize>) {
+    if chosen.len() < 2 {
+        // A page of one block: there is no context to judge it by.
+        return;
+    }
     let is_heading = |b: usize| {
         matches!(
             flat.els[flat.blocks[b].owner as usize].kind,
@@ -104,13 +108,17 @@ fn trim(flat: &Flat, chosen: &mut Vec<usize>) {
     };
     let kept: std::collections::HashSet<usize> = chosen.iter().copied().collect();
     chosen.retain(|&b| !is_heading(b) || kept.contains(&(b + 1)));
-    // A short line between two cut blocks is furniture that escaped its box.
+    // A short line between two cut blocks is furniture that escaped its box (a page's first
+    // or last block has a side where nothing was cut).
     let kept: std::collections::HashSet<usize> = chosen.iter().copied().collect();
+    let last = flat.blocks.len().saturating_sub(1);
     chosen.retain(|&b| {
         let block = &flat.blocks[b];
         block.chars >= TAIL_SHORT_CHARS
             || is_heading(b)
-            || (b > 0 && kept.contains(&(b - 1)))
+            || b == 0
+            || b == last
+            || kept.contains(&(b - 1))
             || kept.contains(&(b + 1))
     });
     let last_prose = chosen
