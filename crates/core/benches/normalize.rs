@@ -52,18 +52,21 @@ fn text_pages() -> Vec<String> {
     dirs.push(corpus.join("ukraine-war"));
     let mut pages = Vec::new();
     for dir in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "txt"))
-            .collect();
-        files.sort();
-        for path in files {
-            pages.push(read_text(&path));
-        }
+        pages.extend(pages_in(&dir, "txt"));
     }
     pages
+}
+
+/// The files of one folder with this extension, sorted by name, decoded.
+fn pages_in(dir: &Path, extension: &str) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+        .collect();
+    files.sort();
+    files.iter().map(|path| read_text(path)).collect()
 }
 
 fn read_text(path: &Path) -> String {
@@ -228,14 +231,7 @@ fn html_eval_pages() -> Vec<String> {
     let dir = newsflow_testkit::corpus_dir()
         .join("html-eval")
         .join("pages");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "html"))
-        .collect();
-    files.sort();
-    files.iter().map(|path| read_text(path)).collect()
+    pages_in(&dir, "html")
 }
 
 fn real_pages(c: &mut Criterion) {

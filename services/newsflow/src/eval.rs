@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate};
@@ -383,7 +383,7 @@ fn day_of(raw: Option<&str>, utc: Option<&str>) -> Option<NaiveDate> {
         .map(|t| t.date_naive())
 }
 
-fn lines(path: &PathBuf) -> anyhow::Result<Vec<String>> {
+fn lines(path: &Path) -> anyhow::Result<Vec<String>> {
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     BufReader::new(file)
         .lines()
@@ -407,7 +407,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 /// Reads `gold.jsonl`.
 pub fn read_gold(path: &Path) -> anyhow::Result<Vec<Gold>> {
     let mut out = Vec::new();
-    for (n, line) in lines(&path.to_path_buf())?.into_iter().enumerate() {
+    for (n, line) in lines(path)?.into_iter().enumerate() {
         let value: Value = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not JSON", path.display(), n + 1))?;
         let file = value

@@ -87,7 +87,8 @@ fn base_score(kind: Kind, hint: Hint) -> f32 {
 
 /// The blocks of the main text, by index, in document order.
 pub(crate) fn main_blocks(flat: &Flat, headline: Option<u32>) -> Vec<usize> {
-    let mut chosen = choose(flat, headline);
+    let mass = Mass::of(flat);
+    let mut chosen = choose(flat, &mass, headline);
     trim(flat, &mut chosen);
     chosen
 }
@@ -158,24 +159,24 @@ fn ends_sentence(text: &str) -> bool {
         .ends_with(['.', '!', '?', '…', '"', '”', '»', ')'])
 }
 
-fn choose(flat: &Flat, headline: Option<u32>) -> Vec<usize> {
+fn choose(flat: &Flat, mass: &Mass, headline: Option<u32>) -> Vec<usize> {
     // First without furniture's text; when that finds too little (a paywalled page whose only
     // text is its teaser box), with it.
-    let scores = candidate_scores(flat, headline, true);
-    if let Some(roots) = best_roots(flat, &scores) {
-        let chosen = select(flat, &roots);
+    let scores = candidate_scores(flat, headline, Some(&mass.furniture));
+    if let Some(roots) = best_roots(flat, mass, &scores) {
+        let chosen = select(flat, mass, &roots);
         if chosen.iter().map(|&b| flat.blocks[b].chars).sum::<u32>() >= MIN_MAIN_CHARS {
             return chosen;
         }
     }
-    let scores = candidate_scores(flat, headline, false);
-    if let Some(roots) = best_roots(flat, &scores) {
-        let chosen = select(flat, &roots);
+    let scores = candidate_scores(flat, headline, None);
+    if let Some(roots) = best_roots(flat, mass, &scores) {
+        let chosen = select(flat, mass, &roots);
         let chars: u32 = chosen.iter().map(|&b| flat.blocks[b].chars).sum();
         if chars >= MIN_MAIN_CHARS {
             return chosen;
         }
-        let whole = whole_body(flat);
+        let whole = whole_body(flat, mass);
         let whole_chars: u32 = whole.iter().map(|&b| flat.blocks[b].chars).sum();
         // The whole body only when it adds real prose, not just more furniture.
         if whole_chars > chars.saturating_mul(3) && prose_blocks(flat, &whole) > 0 {
@@ -186,7 +187,7 @@ fn choose(flat: &Flat, headline: Option<u32>) -> Vec<usize> {
         }
         return whole;
     }
-    whole_body(flat)
+    whole_body(flat, mass)
 }
 
 fn prose_blocks(flat: &Flat, blocks: &[usize]) -> usize {
@@ -201,17 +202,12 @@ fn prose_blocks(flat: &Flat, blocks: &[usize]) -> usize {
 }
 
 /// Readability's scores: prose given to its containers (prose inside furniture too unless
-/// `skip_furniture`, as readability first removes its "unlikely candidates").
-fn candidate_scores(flat: &Flat, headline: Option<u32>, skip_furniture: bool) -> Vec<f32> {
-    let mask = if skip_furniture {
-        furniture_mask(flat)
-    } else {
-        vec![false; flat.els.len()]
-    };
+/// its `furniture` mask is given, as readability first removes its "unlikely candidates").
+fn candidate_scores(flat: &Flat, headline: Option<u32>, furniture: Option<&[bool]>) -> Vec<f32> {
     let mut propagated = vec![0.0_f32; flat.els.len()];
     let mut is_candidate = vec![false; flat.els.len()];
     for block in &flat.blocks {
-        if mask[block.owner as usize]
+        if furniture.is_some_and(|mask| mask[block.owner as usize])
             || block.chars < MIN_PROSE_CHARS
             || density(block.link_chars, block.chars) >= MAX_LINK_DENSITY
         {
@@ -282,7 +278,7 @@ fn near_headline(flat: &Flat, el: u32, headline: u32) -> bool {
 }
 
 /// The winning container and the siblings that join it.
-fn best_roots(flat: &Flat, scores: &[f32]) -> Option<Vec<u32>> {
+fn best_roots(flat: &Flat, mass: &Mass, scores: &[f32]) -> Option<Vec<u32>> {
     let mut ranked: Vec<u32> = (0..scores.len())
         .filter(|&i| scores[i].is_finite())
         .map(|i| i as u32)
@@ -337,7 +333,7 @@ fn best_roots(flat: &Flat, scores: &[f32]) -> Option<Vec<u32>> {
 
     // Further up while a parent adds more prose than furniture: the article's parts, split
     // over boxes readability scores apart (intro, body, lists).
-    let (good, bad) = prose_mass(flat);
+    let (good, bad) = (&mass.good, &mass.bad);
     while let Some(p) = flat.els[top as usize].parent {
         let gain = good[p as usize].saturating_sub(good[top as usize]);
         let cost = bad[p as usize].saturating_sub(bad[top as usize]);
@@ -365,47 +361,57 @@ fn best_roots(flat: &Flat, scores: &[f32]) -> Option<Vec<u32>> {
     Some(roots)
 }
 
-/// Which elements are furniture or inside furniture: marked by their kind or a strong
-/// furniture word, unless the box holds half the page (a site wrapper with an unlucky name).
-fn furniture_mask(flat: &Flat) -> Vec<bool> {
-    let page = flat.els.first().map_or(0, |el| el.chars);
-    let mut mask = vec![false; flat.els.len()];
-    for (i, el) in flat.els.iter().enumerate() {
-        let marked = (matches!(el.kind, Kind::Furniture | Kind::Figure)
-            || el.hint == Hint::Furniture)
-            && el.chars.saturating_mul(2) < page;
-        mask[i] = marked || el.parent.is_some_and(|p| mask[p as usize]);
-    }
-    mask
+/// What the page's boxes hold, worked out once per page.
+struct Mass {
+    /// Which elements are furniture or inside furniture: marked by their kind or a strong
+    /// furniture word, unless the box holds half the page (a site wrapper with an unlucky
+    /// name).
+    furniture: Vec<bool>,
+    /// Per element: characters of prose (blocks of at least [`MIN_PROSE_CHARS`], mostly not
+    /// links, outside furniture).
+    good: Vec<u32>,
+    /// Per element: characters of links or furniture.
+    bad: Vec<u32>,
 }
 
-/// Per element: characters of prose (blocks of at least [`MIN_PROSE_CHARS`], mostly not
-/// links, outside furniture), and characters of links or furniture.
-fn prose_mass(flat: &Flat) -> (Vec<u32>, Vec<u32>) {
-    let mask = furniture_mask(flat);
-    let mut good = vec![0_u32; flat.els.len()];
-    let mut bad = vec![0_u32; flat.els.len()];
-    for block in &flat.blocks {
-        let owner = block.owner as usize;
-        if mask[owner] {
-            bad[owner] += block.chars;
-            continue;
+impl Mass {
+    fn of(flat: &Flat) -> Self {
+        let page = flat.els.first().map_or(0, |el| el.chars);
+        let mut furniture = vec![false; flat.els.len()];
+        for (i, el) in flat.els.iter().enumerate() {
+            let marked = (matches!(el.kind, Kind::Furniture | Kind::Figure)
+                || el.hint == Hint::Furniture)
+                && el.chars.saturating_mul(2) < page;
+            furniture[i] = marked || el.parent.is_some_and(|p| furniture[p as usize]);
         }
-        bad[owner] += block.link_chars;
-        if block.chars >= MIN_PROSE_CHARS
-            && density(block.link_chars, block.chars) < MAX_LINK_DENSITY
-            && flat.els[owner].kind != Kind::Headline
-        {
-            good[owner] += block.chars;
+        let mut good = vec![0_u32; flat.els.len()];
+        let mut bad = vec![0_u32; flat.els.len()];
+        for block in &flat.blocks {
+            let owner = block.owner as usize;
+            if furniture[owner] {
+                bad[owner] += block.chars;
+                continue;
+            }
+            bad[owner] += block.link_chars;
+            if block.chars >= MIN_PROSE_CHARS
+                && density(block.link_chars, block.chars) < MAX_LINK_DENSITY
+                && flat.els[owner].kind != Kind::Headline
+            {
+                good[owner] += block.chars;
+            }
+        }
+        for i in (0..flat.els.len()).rev() {
+            if let Some(p) = flat.els[i].parent {
+                good[p as usize] += good[i];
+                bad[p as usize] += bad[i];
+            }
+        }
+        Self {
+            furniture,
+            good,
+            bad,
         }
     }
-    for i in (0..flat.els.len()).rev() {
-        if let Some(p) = flat.els[i].parent {
-            good[p as usize] += good[i];
-            bad[p as usize] += bad[i];
-        }
-    }
-    (good, bad)
 }
 
 fn joins(flat: &Flat, i: usize, score: f32, threshold: f32) -> bool {
@@ -434,9 +440,8 @@ fn is_within(flat: &Flat, mut el: u32, ancestor: u32) -> bool {
 }
 
 /// The blocks inside the roots that survive the cuts.
-fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
-    let (good, _) = prose_mass(flat);
-    let mask = furniture_mask(flat);
+fn select(flat: &Flat, mass: &Mass, roots: &[u32]) -> Vec<usize> {
+    let (good, mask) = (&mass.good, &mass.furniture);
     let mut is_root = vec![false; flat.els.len()];
     for &r in roots {
         is_root[r as usize] = true;
@@ -457,7 +462,7 @@ fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
                 root = Some(i);
                 break;
             }
-            if !path_junk && is_junk(flat, &good, i, None) {
+            if !path_junk && is_junk(flat, good, i, None) {
                 path_junk = true;
             }
             at = flat.els[i as usize].parent;
@@ -479,7 +484,7 @@ fn select(flat: &Flat, roots: &[u32]) -> Vec<usize> {
                 if i == root {
                     break;
                 }
-                if is_junk(flat, &good, i, Some(root)) {
+                if is_junk(flat, good, i, Some(root)) {
                     continue 'blocks;
                 }
                 at = flat.els[i as usize].parent;
@@ -550,9 +555,9 @@ fn is_junk(flat: &Flat, good: &[u32], i: u32, root: Option<u32>) -> bool {
 }
 
 /// Every block of the page that survives the cuts.
-fn whole_body(flat: &Flat) -> Vec<usize> {
+fn whole_body(flat: &Flat, mass: &Mass) -> Vec<usize> {
     if flat.els.is_empty() {
         return Vec::new();
     }
-    select(flat, &[0])
+    select(flat, mass, &[0])
 }

@@ -170,20 +170,14 @@ impl Builder<'_> {
     }
 
     fn flush(&mut self) {
-        if self.current.trim().is_empty() {
-            self.current.clear();
-            self.current_link_chars = 0;
-            return;
-        }
-        let Some(owner) = self.owner() else {
-            self.current.clear();
+        let text = std::mem::take(&mut self.current);
+        let link_chars = std::mem::take(&mut self.current_link_chars);
+        let Some(owner) = self.owner().filter(|_| !text.trim().is_empty()) else {
             return;
         };
-        let text = std::mem::take(&mut self.current);
         let chars =
             u32::try_from(text.chars().filter(|c| !c.is_whitespace()).count()).unwrap_or(u32::MAX);
-        let link_chars = self.current_link_chars.min(chars);
-        self.current_link_chars = 0;
+        let link_chars = link_chars.min(chars);
         self.flat.blocks.push(Block {
             text,
             owner,
