@@ -156,6 +156,63 @@ fn authors_without_prefixes_site_names_or_accounts() {
 }
 
 #[test]
+fn the_name_inside_an_author_box_that_is_mostly_a_biography() {
+    let html = format!(
+        "<html><body><article><h1>Council approves new cycle lanes</h1>{BODY}\
+         <div class=\"author-info\">Published by <span class=\"author vcard\"><a class=\"url fn n\">Dana Whitfield</a></span> \
+         A transport reporter who has covered the city for twenty years and rides to work every day. View all posts by Dana Whitfield</div>\
+         </article></body></html>"
+    );
+    assert_eq!(page(&html, None, None).authors, ["Dana Whitfield"]);
+}
+
+#[test]
+fn a_byline_in_a_box_flagged_with_sidebar_words_but_not_in_comments() {
+    // `sticky-sidebar-parent` and `has-sidebar` flag a layout; the article's byline is inside.
+    let html = format!(
+        "<html><body><div class=\"layout has-sidebar\"><article class=\"article sticky-sidebar-parent\">\
+         <h1>Council approves new cycle lanes</h1><span class=\"byline\">By <a>Emily Burke</a></span>{BODY}</article>\
+         <div class=\"sidebar-content\"><div class=\"byline\">By Someone Else</div></div></div></body></html>"
+    );
+    assert_eq!(page(&html, None, None).authors, ["Emily Burke"]);
+    let html = format!(
+        "<html><body><article><h1>Council approves new cycle lanes</h1>{BODY}</article>\
+         <ol class=\"comment-list\"><li><span class=\"comment-author\">Posted by Reader Name</span> Great!</li></ol></body></html>"
+    );
+    assert!(page(&html, None, None).authors.is_empty());
+}
+
+#[test]
+fn bylines_as_people_write_them() {
+    for (line, want) in [
+        ("von Daniela Obers", vec!["Daniela Obers"]),
+        ("Von: Götz Warnke", vec!["Götz Warnke"]),
+        ("Written by: Julie Mollins", vec!["Julie Mollins"]),
+        ("Von R. R. am 07.08.2013 um 09:07 Uhr", vec!["R. R."]),
+        ("Posted by Konstantin 21.10.2019", vec!["Konstantin"]),
+        ("Par Loïc Le Clerc le 07 mai 2020", vec!["Loïc Le Clerc"]),
+        ("Heiko Sauer Do 9 Apr 2020", vec!["Heiko Sauer"]),
+    ] {
+        let html = format!(
+            "<html><body><article><h1>Council approves new cycle lanes</h1>\
+             <div class=\"byline\">{line}</div>{BODY}</article></body></html>"
+        );
+        assert_eq!(page(&html, None, None).authors, want, "{line}");
+    }
+    // An account keeps its digits; a label alone names nobody.
+    let html = format!(
+        "<html><body><article><h1>Council approves new cycle lanes</h1>\
+         <span class=\"author\">freeman1984</span>{BODY}</article></body></html>"
+    );
+    assert_eq!(page(&html, None, None).authors, ["freeman1984"]);
+    let html = format!(
+        "<html><body><article><h1>Council approves new cycle lanes</h1>\
+         <span class=\"author\">Autor:</span>{BODY}</article></body></html>"
+    );
+    assert!(page(&html, None, None).authors.is_empty());
+}
+
+#[test]
 fn titles_without_the_site_name() {
     let html = format!(
         "<html><head><title>Alles Neue macht der Mai | Bibliothek 2.0 und mehr</title>\

@@ -67,8 +67,8 @@ fn html_eval_main_text_and_no_body() {
         "dates right on {dates:.3} of the dated pages"
     );
     assert!(
-        authors >= 0.55,
-        "authors right on {authors:.3} of the pages"
+        authors >= 0.60,
+        "authors right on {authors:.3} of the pages (target 0.60)"
     );
     assert!(titles >= 0.75, "titles right on {titles:.3} of the pages");
     assert_eq!(pages, 990.0, "the whole set is scored");

@@ -83,7 +83,7 @@ impl Parts {
                 r"^(?P<place>\p{Lu}[\p{Lu}.'’-]+(?:\s+\p{Lu}[\p{Lu}.'’-]+)*(?:\s*,\s*\p{Lu}[\p{L}.]+(?:\s+\p{Lu}[\p{L}.]+)*)?)\s*(?:--|—)\s*",
             )?,
             byline: Regex::new(
-                r"^(?:By|BY|Von|VON|Par|PAR|Por|POR|Door|DOOR|Text:|Text von|Autor:|Autorin:|Author:|Written by|Posted by|Geschrieben von|Veröffentlicht von|Publié par|Escrito por)\s+(?P<names>\S.{0,120})$",
+                r"^(?i:by|von|par|por|door|text|text von|autor|autorin|autoren|author|auteur|written by|posted by|geschrieben von|veröffentlicht von|verfasst von|eingestellt von|gespeichert von|erstellt von|ein artikel von|ein beitrag von|artikel von|beitrag von|publié par|écrit par|escrito por|publicado por)\b\s*:?\s*(?P<names>\S.{0,120})$",
             )?,
             name_prefix: Regex::new(
                 r"(?i)^(?:[~|·•:©\-–—]\s*)?(?:(?:written|posted|published|veröffentlicht|geschrieben|verfasst|erstellt|artikel|beitrag|gastbeitrag|pressemitteilung|publié|écrit|escrito|publicado|scritto|pubblicato|text|ein beitrag)\s+(?:by|von|par|por|da)\b|interview\b|©|by\b|von\b|vom\b|par\b|por\b|di\b|door\b|av\b|af\b|text\b|autor(?:in)?\b|author\b|auteur\b|redakteur(?:in)?\b|fotos?\b|photos?\b)\s*:?\s*",
@@ -92,7 +92,7 @@ impl Parts {
                 r"(?i)\s*(?:;|,|&|/|\|)\s*|\s+(?:and|und|et|y|e|en|i|og|och)\s+",
             )?,
             not_a_name: Regex::new(
-                r"(?i)@|https?:|www\.|\[at\]|^\S+\.[a-z]{2,12}$|^[\p{L}\d]+[._][\p{L}\d._]+$|^(?:admin|wordpressadmin|administrator|no author|unknown|anonym|anonymous|guest|editor|webmaster|null|none)$|admin$",
+                r"(?i)@|https?:|www\.|\[at\]|^\S+\.[a-z]{2,12}$|^[\p{L}\d]+[._][\p{L}\d._]+$|^(?:admin|wordpressadmin|administrator|no author|unknown|anonym|anonymous|guest|editor|webmaster|null|none|follow|folgen|profil|profile|kontakt|contact|quelle|source)$|admin$",
             )?,
             title_separator: Regex::new(r"\s+(?:[|\-–—»«·/•~]|::?)\s+|\s*[|»«]\s*")?,
             sentence_break: Regex::new(r#"[.!?]["”’)]?\s+["“‘(]?\p{Lu}|\p{Ll}[.!?]\p{Lu}"#)?,
@@ -148,13 +148,15 @@ impl Parts {
             .next()
             .unwrap_or(names)
             .trim();
+        // "By Friday, the troops had left." is a sentence, not a byline.
         if names.ends_with('.') && !names.ends_with(|c: char| c.is_uppercase()) {
-            // "By Friday, the troops had left." is a sentence.
             let last = names.trim_end_matches('.');
             if last.rsplit(' ').next().is_none_or(|w| w.len() != 1) {
                 return None;
             }
         }
+        // `Von R. R. am 07.08.2013 um 09:07 Uhr`, `Posted by Konstantin 21.10.2019`.
+        let names = cut_name_tail(names).trim_end_matches([',', ';', ':', ' ']);
         let mut out = Vec::new();
         for part in names.split([',', '&']).flat_map(|p| p.split(" and ")) {
             let part = part.trim();
@@ -183,7 +185,11 @@ impl Parts {
             return Vec::new();
         }
         while let Some(m) = self.name_prefix.find(text) {
-            if m.end() == 0 || m.end() >= text.len() {
+            if m.end() >= text.len() {
+                // A label alone (`Published by`, `Autor:`) names nobody.
+                return Vec::new();
+            }
+            if m.end() == 0 {
                 break;
             }
             text = text[m.end()..].trim_start();
@@ -192,32 +198,7 @@ impl Parts {
         if !text.contains(char::is_whitespace) && self.not_a_name.is_match(text) {
             return Vec::new();
         }
-        // What follows a separator (a date, a role, the outlet) is not a name.
-        for sep in [" - ", " – ", " — ", " | ", "•", "·", "\t", " (", " @"] {
-            if let Some(at) = text.find(sep).filter(|&at| at > 0) {
-                text = &text[..at];
-            }
-        }
-        // A date after the name (`Anna Roth 12.03.2020`, `Anna Roth20. November 2018`).
-        let bytes = text.as_bytes();
-        if let Some(at) = (1..bytes.len()).find(|&i| {
-            bytes[i].is_ascii_digit()
-                && bytes
-                    .get(i + 1)
-                    .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
-                && !bytes[i - 1].is_ascii_digit()
-        }) {
-            text = &text[..at];
-        }
-        // A weekday, a month, a role or "posted on" after the name ends it.
-        let mut end = text.len();
-        for (i, word) in text.split_word_bound_indices_ascii() {
-            if i > 0 && NAME_ENDERS.contains(&word.to_lowercase().as_str()) {
-                end = i;
-                break;
-            }
-        }
-        text = &text[..end];
+        let text = cut_name_tail(text);
         let text = text.trim_matches(|c: char| c.is_whitespace() || ",;:|-–—~/".contains(c));
         let lower = text.to_ascii_lowercase();
         if lower.contains("http") || lower.contains("www.") {
@@ -415,6 +396,58 @@ impl Parts {
     }
 }
 
+/// A name without what pages write after it: a separator and what follows (a date, a role,
+/// the outlet), a date, or a word that ends names (a weekday, a month, a role, `am`/`on`
+/// before a date).
+fn cut_name_tail(mut text: &str) -> &str {
+    // What follows a separator (a date, a role, the outlet) is not a name.
+    for sep in [" - ", " – ", " — ", " | ", "•", "·", "\t", " (", " @"] {
+        if let Some(at) = text.find(sep).filter(|&at| at > 0) {
+            text = &text[..at];
+        }
+    }
+    // A date after the name (`Anna Roth 12.03.2020`, `Anna Roth20. November 2018`,
+    // `Anna Roth 9 Apr`), not the digits of an account (`freeman1984`).
+    let bytes = text.as_bytes();
+    if let Some(at) = (1..bytes.len()).find(|&i| {
+        let run_end = (i..bytes.len())
+            .find(|&j| !bytes[j].is_ascii_digit())
+            .unwrap_or(bytes.len());
+        bytes[i].is_ascii_digit()
+            && !bytes[i - 1].is_ascii_digit()
+            && (!bytes[i - 1].is_ascii_alphanumeric() || bytes.get(run_end) == Some(&b'.'))
+    }) {
+        text = &text[..at];
+    }
+    // A weekday, a month, a role or "posted on" after the name ends it; so does a
+    // weekday's abbreviation before a day (`Anna Roth Do 9 Apr`).
+    let mut end = text.len();
+    let words = text.split_word_bound_indices_ascii();
+    for (n, &(i, word)) in words.iter().enumerate() {
+        let word = word.trim_end_matches([':', '.']).to_lowercase();
+        let before_day = words
+            .get(n + 1)
+            .is_none_or(|(_, next)| next.starts_with(|c: char| c.is_ascii_digit()));
+        // `am`, `le`, `on` end a name before a date or at the end (`Anna Roth am 3. Mai`),
+        // not inside it (`Loïc Le Clerc`).
+        let before_date = before_day
+            || words.get(n + 1).is_some_and(|(_, next)| {
+                let next = next.trim_end_matches([':', '.', ',']).to_lowercase();
+                NAME_ENDERS.contains(&next.as_str())
+                    || WEEKDAY_ABBREVIATIONS.contains(&next.as_str())
+            });
+        if i > 0
+            && ((NAME_ENDERS.contains(&word.as_str())
+                && (before_date || !PREPOSITIONS.contains(&word.as_str())))
+                || (before_day && WEEKDAY_ABBREVIATIONS.contains(&word.as_str())))
+        {
+            end = i;
+            break;
+        }
+    }
+    &text[..end]
+}
+
 /// Words that end a name in a byline: weekdays, months, roles and the words of a date line
 /// (`Alex Bozarjian Thursday, November 9`, `Christoph Hein Chefredakteur`, `Anna am`).
 const NAME_ENDERS: &[&str] = &[
@@ -471,6 +504,8 @@ const NAME_ENDERS: &[&str] = &[
     "contributor",
     "am",
     "on",
+    "at",
+    "um",
     "le",
     "el",
     "il",
@@ -489,6 +524,16 @@ const NAME_ENDERS: &[&str] = &[
     "stunden",
     "hours",
     "lesezeit",
+];
+
+/// Name enders that are also words of names (`Le Clerc`, `El Hassan`): they end a name only
+/// before a date or at the end of the line.
+const PREPOSITIONS: &[&str] = &["am", "on", "at", "um", "le", "el", "il", "vor"];
+
+/// Weekdays abbreviated (English, German, French), which end a name only before a day.
+const WEEKDAY_ABBREVIATIONS: &[&str] = &[
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "mo", "di", "mi", "do", "fr", "sa", "so",
+    "lun", "mar", "mer", "jeu", "ven", "sam", "dim",
 ];
 
 /// Parts of a `<title>` that name a section of any site, not the article.

@@ -183,6 +183,22 @@ pub(crate) fn read(html: &Html) -> Meta {
             if let Some(r) = ElementRef::wrap(node) {
                 if meta.author_texts.len() < MAX_AUTHOR_TEXTS && !in_furniture(node) {
                     meta.author_texts.push(collapse(r.text(), MAX_AUTHOR_TEXT));
+                    // Then the byline elements it holds: an author box whose whole text is a
+                    // biography often marks the name alone (`.author.vcard`, `[rel=author]`).
+                    let inner = r
+                        .descendants()
+                        .skip(1)
+                        .filter_map(ElementRef::wrap)
+                        .filter(|e| is_author_element(e.value()))
+                        .map(|e| collapse(e.text(), MAX_AUTHOR_TEXT));
+                    for text in inner {
+                        if meta.author_texts.len() >= MAX_AUTHOR_TEXTS {
+                            break;
+                        }
+                        if !meta.author_texts.contains(&text) {
+                            meta.author_texts.push(text);
+                        }
+                    }
                 }
             }
             // The outermost byline element only: skip what it holds.
@@ -279,8 +295,9 @@ fn date_element(el: &scraper::node::Element) -> Option<bool> {
     hit
 }
 
-/// Class and id words of the boxes whose dates are not the article's.
-const FURNITURE_WORDS: &[&str] = &[
+/// Class and id words of the boxes whose dates and bylines are not the article's: readers'
+/// comments, whatever box holds the words.
+const COMMENT_WORDS: &[&str] = &[
     "comment",
     "comments",
     "commentlist",
@@ -289,7 +306,14 @@ const FURNITURE_WORDS: &[&str] = &[
     "reply",
     "replies",
     "respond",
+    "disqus",
     "footer",
+];
+
+/// Words of the page's other boxes (sidebars, related stories, teasers), unless the same
+/// names also call the box the article's (`article sticky-sidebar-parent`, `site-content`
+/// with the id `sidebar`) or only flag a layout (`has-sidebar`, `no-sidebar`).
+const LAYOUT_WORDS: &[&str] = &[
     "sidebar",
     "related",
     "recommended",
@@ -299,8 +323,24 @@ const FURNITURE_WORDS: &[&str] = &[
     "trending",
     "widget",
     "aside",
-    "disqus",
 ];
+
+/// Words that name the article's own box (`article`, `site-content`, `entry`).
+const ARTICLE_WORDS: &[&str] = &[
+    "article",
+    "articlebody",
+    "content",
+    "entry",
+    "entrycontent",
+    "hentry",
+    "story",
+    "storybody",
+    "postbody",
+    "postcontent",
+];
+
+/// Words that flag a layout rather than name a box (`has-sidebar`, `with-sidebar`).
+const FLAG_WORDS: &[&str] = &["has", "no", "with", "without", "sticky"];
 
 /// Whether a node stands in a comment, footer, sidebar or related-stories box.
 fn in_furniture(node: ego_tree::NodeRef<'_, Node>) -> bool {
@@ -314,14 +354,28 @@ fn in_furniture(node: ego_tree::NodeRef<'_, Node>) -> bool {
             "html" | "body" => return false,
             _ => {}
         }
-        el.attr("class")
-            .into_iter()
-            .chain(el.attr("id"))
-            .any(|names| {
-                names
-                    .split(|c: char| !c.is_ascii_alphanumeric())
-                    .any(|w| FURNITURE_WORDS.iter().any(|f| w.eq_ignore_ascii_case(f)))
-            })
+        // A content word counts in a name of its own: `sidebar-content` is the sidebar's.
+        let (mut comment, mut layout, mut content) = (false, false, false);
+        let names = el.attr("class").into_iter().flat_map(str::split_whitespace);
+        for name in names.chain(el.attr("id")) {
+            let (mut name_layout, mut name_content) = (false, false);
+            let mut previous = "";
+            // Whole words between punctuation (`footerRow` is no footer).
+            for word in name.split(|c: char| !c.is_ascii_alphanumeric()) {
+                let is = |words: &[&str]| words.iter().any(|w| word.eq_ignore_ascii_case(w));
+                if is(COMMENT_WORDS) {
+                    comment = true;
+                } else if is(LAYOUT_WORDS) {
+                    name_layout |= !FLAG_WORDS.iter().any(|f| previous.eq_ignore_ascii_case(f));
+                } else if is(ARTICLE_WORDS) {
+                    name_content = true;
+                }
+                previous = word;
+            }
+            layout |= name_layout;
+            content |= name_content && !name_layout;
+        }
+        comment || (layout && !content)
     })
 }
 

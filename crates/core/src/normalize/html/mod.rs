@@ -221,11 +221,14 @@ fn byline_near(
     meta: &meta::Meta,
 ) -> Vec<String> {
     let site = site_names(meta);
+    // Around the headline, but not past the main text's end: what follows it there (comments,
+    // a sidebar) names other people.
+    let end = main
+        .last()
+        .map_or(flat.blocks.len(), |&last| (last + 1).min(flat.blocks.len()));
     let around = headline
         .or_else(|| main.first().copied())
-        .map(|at| {
-            at.saturating_sub(DATE_WINDOW_BEFORE)..(at + BYLINE_WINDOW_AFTER).min(flat.blocks.len())
-        })
+        .map(|at| at.saturating_sub(DATE_WINDOW_BEFORE)..(at + BYLINE_WINDOW_AFTER).min(end))
         .into_iter()
         .flatten();
     let tail = main.iter().rev().take(BYLINE_TAIL).copied();
