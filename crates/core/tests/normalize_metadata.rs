@@ -71,6 +71,21 @@ fn month_names_in_other_languages() {
 }
 
 #[test]
+fn a_date_that_opens_the_text_or_stands_in_rdfa() {
+    let html = format!(
+        "<html><body><h1>Arbeitsmarkt auf Erholungskurs</h1>\
+         <p><strong>01.02.2022</strong> Der Arbeitsmarkt ist gut in das Jahr gestartet, sagte die Behörde am Dienstag in Nürnberg. \
+         Die Zahl der Arbeitslosen sank im Januar stärker als in den Wintermonaten üblich, und die Nachfrage nach neuen Beschäftigten blieb hoch.</p>{BODY}</body></html>"
+    );
+    assert_eq!(day(&page(&html, None, None)).as_deref(), Some("2022-02-01"));
+    let html = format!(
+        "<html><body><article><h1>Council approves new cycle lanes</h1>\
+         <span property=\"schema:dateCreated\" content=\"2022-01-28T12:45:46+00:00\"></span>{BODY}</article></body></html>"
+    );
+    assert_eq!(day(&page(&html, None, None)).as_deref(), Some("2022-01-28"));
+}
+
+#[test]
 fn publication_wins_over_modification_and_comments() {
     let html = format!(
         "<html><head><meta property=\"og:updated_time\" content=\"2022-03-01T10:00:00+01:00\">\

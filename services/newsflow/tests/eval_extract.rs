@@ -63,7 +63,7 @@ fn html_eval_main_text_and_no_body() {
          (issue 19's targets: 0.90, 0.60, 0.75; trafilatura 0.865, 0.519, 0.576)"
     );
     assert!(
-        dates >= 0.86,
+        dates >= 0.87,
         "dates right on {dates:.3} of the dated pages"
     );
     assert!(
@@ -88,7 +88,10 @@ fn html_dates_bodies_and_dates() {
     let dates = number(&report["dates"], "share");
     println!("html-dates: no_body {no_body} of {pages}, dates {dates:.3} (target 0.90)");
     assert_eq!(pages, 799.0, "the whole set is read");
-    assert!(dates >= 0.88, "dates right on {dates:.3} of the pages");
+    assert!(
+        dates >= 0.90,
+        "dates right on {dates:.3} of the pages (target 0.90)"
+    );
     assert!(
         no_body <= pages * 0.01,
         "{no_body} pages dead-lettered as no_body"

@@ -260,10 +260,10 @@ impl DateParser {
             r"^(?P<d>\d{{1,2}})[./-](?P<mo>\d{{1,2}})[./-](?P<y>\d{{4}}){clock}(?:\s*(?i:uhr|h))?\s*(?P<z>Z|[+-]\d{{2}}:?\d{{2}}|[A-Z]{{2,5}})?\s*$"
         ))?;
         let find_iso = Regex::new(
-            r"(?:^|[^\d.])(?P<y>(?:19|20)\d{2})-(?P<mo>[01]?\d)-(?P<d>[0-3]?\d)(?:[T ](?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?)?(?:$|[^\d])",
+            r"(?:^|[^\d.])(?P<y>(?:19|20)\d{2})(?:-(?P<mo>[01]?\d)-(?P<d>[0-3]?\d)|\.(?P<mo2>[01]?\d)\.(?P<d2>[0-3]?\d)\.?)(?:[T ](?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?)?(?:$|[^\d])",
         )?;
         let find_numeric = Regex::new(&format!(
-            r"(?:^|[^\d.])(?P<d>[0-3]?\d)(?P<sep>\.\s?|/|-)(?P<mo>[0-3]?\d)(?:\.\s?|/|-)(?P<y>(?:19|20)\d{{2}})(?:[^\d]|$){clock}"
+            r"(?:^|[^\d.])(?:(?P<d>[0-3]?\d)(?P<sep>\.\s?|/|-)(?P<mo>[0-3]?\d)(?:\.\s?|/|-)(?P<y>(?:19|20)\d{{2}})|(?P<d2>[0-3]\d)\.(?P<mo2>[01]\d)\.(?P<y2>\d{{2}}))(?:[^\d.]|$){clock}"
         ))?;
         let find_dmy_named = Regex::new(&format!(
             r"(?i)(?:^|[^\d\p{{L}}])(?P<d>[0-3]?\d)(?:st|nd|rd|th|er|º|°)?\.?\s*(?:de\s+|of\s+)?(?P<m>{month_alt})\.?,?\s*(?:de\s+|del\s+)?(?P<y>(?:19|20)\d{{2}})(?:[^\d]|$){clock}"
@@ -388,12 +388,18 @@ impl DateParser {
             ));
         };
         for caps in self.find_iso.captures_iter(text) {
-            push(
-                &caps,
-                ymd(num(&caps, "y"), num(&caps, "mo"), num(&caps, "d")),
-            );
+            // `2022-06-16`, or `2023.11.02.` as East Asian and Hungarian pages write it.
+            let month = num(&caps, "mo").or_else(|| num(&caps, "mo2"));
+            let day = num(&caps, "d").or_else(|| num(&caps, "d2"));
+            push(&caps, ymd(num(&caps, "y"), month, day));
         }
         for caps in self.find_numeric.captures_iter(text) {
+            if caps.name("y2").is_some() {
+                // `02.12.19`: two digits each, dots, day first; `98` is 1998, `19` is 2019.
+                let year = num(&caps, "y2").map(|y| if y >= 70 { 1900 + y } else { 2000 + y });
+                push(&caps, ymd(year, num(&caps, "mo2"), num(&caps, "d2")));
+                continue;
+            }
             let (a, b) = (num(&caps, "d"), num(&caps, "mo"));
             let slash = caps.name("sep").is_some_and(|s| s.as_str() == "/");
             let (day, month) = if slash
@@ -703,6 +709,12 @@ mod tests {
         assert_eq!(found("3 mei 2018"), ["2018-05-03 3 mei 2018"]);
         assert!(found("Version 1.2.3 from 2022").is_empty());
         assert!(found("Call 0800 123 4567").is_empty());
+        // Two-digit years with dots, day first; year, month and day with dots.
+        assert_eq!(found("02.12.19"), ["2019-12-02 02.12.19"]);
+        assert_eq!(found("Am 28.01.22 / 0 Kommentare"), ["2022-01-28 28.01.22"]);
+        assert_eq!(found("2023.11.02. 오후 8:06"), ["2023-11-02 2023.11.02"]);
+        assert!(found("Version 10.12.3").is_empty());
+        assert!(found("Score 1.2.98").is_empty());
     }
 
     #[test]

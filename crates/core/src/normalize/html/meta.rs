@@ -147,7 +147,10 @@ pub(crate) fn read(html: &Html) -> Meta {
             _ => {}
         }
         if el.name() != "meta" && el.name() != "time" {
-            if let Some(prop) = el.attr("itemprop") {
+            // Microdata's `itemprop`, or RDFa's `property` (`schema:dateCreated`).
+            let prop = el.attr("itemprop").or_else(|| el.attr("property"));
+            if let Some(prop) = prop {
+                let prop = prop.rsplit(':').next().unwrap_or(prop);
                 if ["datePublished", "dateCreated"]
                     .iter()
                     .any(|p| has_word(Some(prop), p))

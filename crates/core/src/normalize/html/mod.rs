@@ -266,8 +266,30 @@ const DATE_WINDOW_BEFORE: usize = 3;
 const DATE_WINDOW_AFTER: usize = 8;
 /// Blocks longer than this are prose, not a date line.
 const DATE_LINE_CHARS: u32 = 200;
+/// How many of the main text's first paragraphs, and how much of each, are read for a date
+/// that opens the text.
+const DATE_OPENING_BLOCKS: usize = 3;
+const DATE_OPENING_CHARS: usize = 48;
 /// How many short blocks of the whole page are read for a date when nothing else gives one.
 const MAX_DATE_LINES: usize = 400;
+
+/// The short blocks around the headline (or the main text's start), where pages date and
+/// sign the article.
+fn near_headline<'a>(
+    flat: &'a dom::Flat,
+    headline: Option<usize>,
+    main: &[usize],
+) -> impl Iterator<Item = &'a dom::Block> {
+    let range = headline
+        .or_else(|| main.first().copied())
+        .map(|at| {
+            at.saturating_sub(DATE_WINDOW_BEFORE)..(at + DATE_WINDOW_AFTER).min(flat.blocks.len())
+        })
+        .unwrap_or(0..0);
+    flat.blocks[range]
+        .iter()
+        .filter(|b| b.chars <= DATE_LINE_CHARS)
+}
 
 /// Where the page states its publication time, best first (htmldate's order, with the
 /// machine-readable values ahead of the URL so that a time and its offset are kept): JSON-LD,
@@ -308,16 +330,19 @@ fn date_candidates(
     add(&mut meta.times_marked.iter(), DateSource::Stated, 5);
     add(&mut meta.date_texts.iter(), DateSource::Text, 6);
     add(&mut meta.times.iter(), DateSource::Stated, 7);
-    let anchor = headline.or_else(|| main.first().copied());
-    if let Some(at) = anchor {
-        let near: Vec<String> = flat.blocks[at.saturating_sub(DATE_WINDOW_BEFORE)
-            ..(at + DATE_WINDOW_AFTER).min(flat.blocks.len())]
-            .iter()
-            .filter(|b| b.chars <= DATE_LINE_CHARS)
-            .map(|b| b.text.clone())
-            .collect();
-        add(&mut near.iter(), DateSource::Text, 8);
-    }
+    let near: Vec<String> = near_headline(flat, headline, main)
+        .map(|b| b.text.clone())
+        .collect();
+    add(&mut near.iter(), DateSource::Text, 8);
+    // The opening words of the first paragraphs: press releases and small sites date the text
+    // in its first line (`01.02.2022 „Der Arbeitsmarkt…`, `Karlsruhe, (12.11.2021). …`).
+    let openings: Vec<String> = main
+        .iter()
+        .take(DATE_OPENING_BLOCKS)
+        .filter_map(|&b| flat.blocks.get(b))
+        .map(|b| b.text.chars().take(DATE_OPENING_CHARS).collect())
+        .collect();
+    add(&mut openings.iter(), DateSource::Text, 8);
     add(&mut meta.modified.iter(), DateSource::Stated, 9);
     // Last, any short block of the page outside furniture: a date is better than none.
     let lines: Vec<String> = flat
