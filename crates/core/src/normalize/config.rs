@@ -146,6 +146,29 @@ fn default_clutter_lines() -> Vec<ClutterLine> {
         "Manage cookies",
         "Cookie settings",
         "Back to top",
+        // The same widgets in the other languages of the dev sets.
+        "Gefällt mir",
+        "Teilen",
+        "Drucken",
+        "Artikel teilen",
+        "Artikel drucken",
+        "Rezept drucken",
+        "Beitrag teilen",
+        "Auch interessant",
+        "Das könnte Sie auch interessieren",
+        "Mehr zum Thema",
+        "Weiterlesen",
+        "Zum Artikel",
+        "Originalartikel",
+        "Partager",
+        "Partager cet article",
+        "Compartir",
+        "Compartir en Facebook",
+        "Condividi",
+        "Udostępnij",
+        "Credit:",
+        "Print",
+        "Print this article",
     ];
     // Patterns are matched against every line, so they are written for the regex crate's DFA:
     // no Unicode word boundaries (`\b` would force the slow engine on any non-ASCII line; the
@@ -172,6 +195,15 @@ fn default_clutter_lines() -> Vec<ClutterLine> {
         // Gallery controls and Guardian-style caption prefixes.
         r"(?i)^view image in fullscreen(?-u:\b).*$",
         r"(?i)^image \d+ of \d+(?-u:\b).*$",
+        // Was this helpful? ("War der Artikel nützlich?", "War dieser Artikel hilfreich?").
+        r"(?i)^(?:was this (?:article|page|post) (?:helpful|useful)|war (?:der|dieser) (?:artikel|beitrag) (?:nützlich|hilfreich)|hat ihnen (?:der|dieser) (?:artikel|beitrag) gefallen)\?.*$",
+        // Share and subscribe prompts: "Teile diesen Beitrag auf ...", "Subscribe now to ...".
+        r"(?i)^(?:teile|teilen sie) diesen (?:beitrag|artikel)(?-u:\b).*$",
+        r"(?i)^subscribe now(?-u:\b).*$",
+        // Reprint and copyright notices.
+        r"(?i)^.*(?-u:\b)(?:all rights reserved|alle rechte vorbehalten|tous droits réservés|todos los derechos reservados)\.?$",
+        r"(?i)^this (?:article|story|content) is the copyrighted property of(?-u:\b).*$",
+        r"(?i)^(?:written permission|permission) (?:must be|is) (?:obtained|required) (?:before|for|to) (?:reprint|republish|reproduc).*$",
         // A bare clock time left over from a live page ("16:14").
         r"^\d{1,2}:\d{2}$",
     ];
