@@ -204,35 +204,38 @@ fn a_three_node_cluster_loses_a_leader_and_a_node_without_losing_or_doubling_art
     );
 
     let topics = article_topics(&pipelines.iter().collect::<Vec<_>>());
+    // Takes `node` away (gracefully: SIGTERM, else SIGKILL) for `down`, then starts it again;
+    // returns when it was lost.
+    let mut lose = |node: u32, graceful: bool, down: Duration| {
+        let lost = Instant::now();
+        if graceful {
+            cluster.run_node("stop", node);
+        } else {
+            cluster.kill_node(node);
+        }
+        let how = if graceful {
+            "stopped gracefully"
+        } else {
+            "killed (SIGKILL)"
+        };
+        println!(
+            "node {node} {how} at {:.1} s",
+            flowing.elapsed().as_secs_f64()
+        );
+        watch(&mut services, down);
+        cluster.run_node("start", node);
+        println!(
+            "node {node} back at {:.1} s",
+            flowing.elapsed().as_secs_f64()
+        );
+        lost
+    };
     let nodes: Vec<u32> = (1..=NODES).collect();
     let killed = busiest(&cluster, &topics, &nodes);
-    cluster.kill_node(killed);
-    let lost_first = Instant::now();
-    println!(
-        "node {killed} killed (SIGKILL) at {:.1} s",
-        flowing.elapsed().as_secs_f64()
-    );
-    watch(&mut services, Duration::from_secs(20));
-    cluster.run_node("start", killed);
-    println!(
-        "node {killed} back at {:.1} s",
-        flowing.elapsed().as_secs_f64()
-    );
-
+    let lost_first = lose(killed, false, Duration::from_secs(20));
     let others: Vec<u32> = nodes.iter().copied().filter(|n| *n != killed).collect();
     let stopped = busiest(&cluster, &topics, &others);
-    let lost_second = Instant::now();
-    cluster.run_node("stop", stopped);
-    println!(
-        "node {stopped} stopped gracefully at {:.1} s",
-        flowing.elapsed().as_secs_f64()
-    );
-    watch(&mut services, Duration::from_secs(10));
-    cluster.run_node("start", stopped);
-    println!(
-        "node {stopped} back at {:.1} s",
-        flowing.elapsed().as_secs_f64()
-    );
+    let lost_second = lose(stopped, true, Duration::from_secs(10));
 
     for producer in &mut producers {
         assert!(

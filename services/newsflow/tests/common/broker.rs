@@ -23,6 +23,18 @@ pub struct PrivateBroker {
     pub brokers: String,
 }
 
+/// The `kafka.sh` options of a broker's (or a cluster's first node's) ports and data directory.
+fn location(port: u16, controller: u16, dir: &Path) -> Vec<String> {
+    vec![
+        "--port".into(),
+        port.to_string(),
+        "--controller-port".into(),
+        controller.to_string(),
+        "--data-dir".into(),
+        dir.to_string_lossy().into_owned(),
+    ]
+}
+
 /// Whether every port of `ports` can be bound now.
 fn all_free(ports: impl IntoIterator<Item = u16>) -> bool {
     ports
@@ -35,14 +47,7 @@ impl PrivateBroker {
     /// use the ports, passed to `extra` first: client, controller).
     pub fn start(dir: &Path, extra: impl FnOnce(u16, u16) -> Vec<String>) -> Self {
         let (port, controller) = (free_port(), free_port());
-        let mut args = vec![
-            "--port".into(),
-            port.to_string(),
-            "--controller-port".into(),
-            controller.to_string(),
-            "--data-dir".into(),
-            dir.to_string_lossy().into_owned(),
-        ];
+        let mut args = location(port, controller, dir);
         args.extend(extra(port, controller));
         let broker = Self {
             args,
@@ -75,17 +80,10 @@ impl PrivateBroker {
                 all_free((*port..*port + span).chain(*controller..*controller + span))
             })
             .expect("a free range of ports for the cluster");
+        let mut args = vec!["--size".into(), size.to_string()];
+        args.extend(location(port, controller, dir));
         let broker = Self {
-            args: vec![
-                "--size".into(),
-                size.to_string(),
-                "--port".into(),
-                port.to_string(),
-                "--controller-port".into(),
-                controller.to_string(),
-                "--data-dir".into(),
-                dir.to_string_lossy().into_owned(),
-            ],
+            args,
             cluster: Some((dir.to_owned(), size)),
             brokers: (0..span)
                 .map(|n| format!("127.0.0.1:{}", port + n))
