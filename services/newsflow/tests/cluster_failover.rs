@@ -37,9 +37,12 @@ const PARTITIONS: u32 = 3;
 /// the second node goes (the first is down 20 s and takes 10-30 s to start again).
 const RATE: u32 = 60;
 
+/// When a sample was taken, and each service's output counter then (NaN: no answer).
+type Samples = Vec<(Instant, Vec<f64>)>;
+
 /// Every service's output counter, sampled every 100 ms on a thread of its own.
 struct Sampler {
-    samples: Arc<Mutex<Vec<(Instant, Vec<f64>)>>>,
+    samples: Arc<Mutex<Samples>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -80,7 +83,7 @@ impl Sampler {
             .iter()
             .filter(|(t, values)| *t <= at && !values[index].is_nan())
             .map(|(_, values)| values[index])
-            .last()
+            .next_back()
             .unwrap_or(0.0);
         samples
             .iter()
