@@ -260,6 +260,20 @@ fn main() -> ExitCode {
         "tag_topics",
         format!("{}{}", args.tag_topic_prefix, tag_topic("<topic-id>")),
     ));
+    config.extra.extend([
+        (
+            "tag_topic_partitions",
+            args.tag_topic_partitions.to_string(),
+        ),
+        (
+            "tag_topic_replication",
+            tag_topic_replication.factor().to_string(),
+        ),
+        (
+            "tag_topic_min_insync_replicas",
+            tag_topic_replication.min_insync().to_string(),
+        ),
+    ]);
     run_service(&args.service, config, |metrics: &RunnerMetrics| {
         let reloads = IntCounterVec::new(
             Opts::new(
