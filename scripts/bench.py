@@ -493,9 +493,11 @@ class Bench:
 
     # -- saturation ------------------------------------------------------------------------
 
-    def start_chain(self, kind: str, mode: str, prefix: str, input_topic: str) -> list[Service]:
+    def start_chain(self, kind: str, mode: str, prefix: str, input_topic: str,
+                    extra: dict[str, list[str]] | None = None) -> list[Service]:
         """Starts the three stages last-first, each ready before the one before it starts, so
-        the first stage finds its consumers waiting. Returns them first-to-last."""
+        the first stage finds its consumers waiting. Returns them first-to-last. `extra` adds
+        flags per service name (e.g. the deduplicator's --window)."""
         b = [ "--brokers", self.brokers, "--guarantee", mode]
         t = lambda name: prefix + name  # noqa: E731
         dlq = ["--dlq-topic", t("news.dlq.v1")]
@@ -530,7 +532,7 @@ class Bench:
         services: list[Service] = []
         try:
             for name, argv in reversed(specs):
-                service = Service(name, argv, log_dir)
+                service = Service(name, argv + (extra or {}).get(name, []), log_dir)
                 services.insert(0, service)
                 service.wait_ready(self.args.ready_timeout)
         except BaseException:

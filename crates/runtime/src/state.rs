@@ -41,6 +41,10 @@ pub fn forget_reached<C: rdkafka::consumer::ConsumerContext>(
 /// a broker restart) before a restore gives up.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a state topic the broker does not list is asked for again before it is reported
+/// missing: on a cluster, a topic just created reaches each broker's metadata a moment later.
+const MISSING_TOPIC_WAIT: Duration = Duration::from_secs(15);
+
 /// Whether a metadata or offset lookup failed only because the cluster has not settled yet: a
 /// partition without a leader (just created, or its broker restarting), or a broker away.
 fn unsettled(err: &KafkaError) -> bool {
@@ -130,19 +134,31 @@ impl StateReader {
     pub fn restore(&self, mut apply: impl FnMut(&str, Option<&[u8]>)) -> anyhow::Result<u64> {
         tracing::debug!(topic = %self.topic, "reading state topic metadata");
         let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let missing_until = Instant::now() + MISSING_TOPIC_WAIT;
+        // Unknown to the broker asked: asked again for a while (another broker of a cluster may
+        // know it already), then reported missing.
+        let missing = || {
+            if Instant::now() < missing_until {
+                Err(KafkaError::MetadataFetch(
+                    RDKafkaErrorCode::UnknownTopicOrPartition,
+                ))
+            } else {
+                Ok(Vec::new())
+            }
+        };
         let partitions: Vec<i32> = settled(deadline, || {
             let metadata = self
                 .consumer
                 .fetch_metadata(Some(&self.topic), Duration::from_secs(30))?;
             let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
-                return Ok(Vec::new());
+                return missing();
             };
             match topic.error().map(RDKafkaErrorCode::from) {
                 // Listed but without a leader yet (e.g. just created): ask again.
                 Some(code @ RDKafkaErrorCode::LeaderNotAvailable) => {
                     Err(KafkaError::MetadataFetch(code))
                 }
-                Some(RDKafkaErrorCode::UnknownTopicOrPartition) => Ok(Vec::new()),
+                Some(RDKafkaErrorCode::UnknownTopicOrPartition) => missing(),
                 // Not "does not exist": e.g. TopicAuthorizationFailed, which the error names.
                 Some(code) => Err(KafkaError::MetadataFetch(code)),
                 None => Ok(topic.partitions().iter().map(|p| p.id()).collect()),

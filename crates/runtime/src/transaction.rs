@@ -76,6 +76,50 @@ pub(crate) struct Redo {
 /// Aborts in a row (with no commit in between) after which the runner stops.
 const MAX_ABORTS_IN_A_ROW: u32 = 5;
 
+/// How much longer than its own timeout a transactional call of the Kafka client may take
+/// before the producer is taken for stuck.
+const STUCK_AFTER: Duration = Duration::from_secs(30);
+
+/// A transactional call of the Kafka client that did not return long after its timeout: the
+/// producer cannot be used any more (every further call would conflict with the stuck one).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the Kafka client did not return from {what} within {limit:?}; the service stops so that a \
+     restart (which fences this producer and redoes the open transaction) recovers"
+)]
+pub(crate) struct StuckCall {
+    what: &'static str,
+    limit: Duration,
+}
+
+/// Runs a blocking transactional call of the Kafka client on a thread of its own and waits at
+/// most `limit` for it.
+///
+/// librdkafka 2.12.1's `send_offsets_to_transaction` waited forever (its own timeout unchecked)
+/// for a consumer group coordinator that had gone away, as when a broker of a cluster is killed
+/// (confluentinc/librdkafka#5456, #5511; patched in `vendor/`). The runner, blocked inside it,
+/// neither committed nor aborted its transaction and stayed ready with nothing moving, and
+/// read-committed consumers downstream waited behind the open transaction. Should a call still
+/// hang, the service now stops with this error instead of stalling silently.
+fn bounded<T: Send + 'static>(
+    what: &'static str,
+    limit: Duration,
+    call: impl FnOnce() -> Result<T, KafkaError> + Send + 'static,
+) -> Result<Result<T, KafkaError>, StuckCall> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("kafka-txn-call".into())
+        .spawn(move || {
+            // The receiver is gone only when the call was given up on.
+            let _ = tx.send(call());
+        });
+    if spawned.is_err() {
+        return Err(StuckCall { what, limit });
+    }
+    rx.recv_timeout(limit)
+        .map_err(|_| StuckCall { what, limit })
+}
+
 #[derive(Debug, Default)]
 struct Open {
     active: bool,
@@ -319,17 +363,27 @@ impl Transaction {
             offsets.add_partition_offset(topic, *partition, Offset::Offset(last + 1))?;
         }
         let deadline = Instant::now() + self.retry_timeout;
+        let (timeout, limit) = (self.timeout, self.timeout + STUCK_AFTER);
         if offsets.count() > 0 {
-            let group = consumer
-                .group_metadata()
-                .ok_or_else(|| anyhow!("the consumer has no group metadata"))?;
+            let group = std::sync::Arc::new(
+                consumer
+                    .group_metadata()
+                    .ok_or_else(|| anyhow!("the consumer has no group metadata"))?,
+            );
+            let offsets = std::sync::Arc::new(offsets);
             retrying("send the offsets to the transaction", deadline, || {
-                self.producer
-                    .send_offsets_to_transaction(&offsets, &group, self.timeout)
+                let (producer, offsets, group) =
+                    (self.producer.clone(), offsets.clone(), group.clone());
+                bounded("send_offsets_to_transaction", limit, move || {
+                    producer.send_offsets_to_transaction(&offsets, &group, timeout)
+                })
             })?;
         }
         retrying("commit the transaction", deadline, || {
-            self.producer.commit_transaction(self.timeout)
+            let producer = self.producer.clone();
+            bounded("commit_transaction", limit, move || {
+                producer.commit_transaction(timeout)
+            })
         })
     }
 
@@ -357,7 +411,7 @@ impl Transaction {
     }
 }
 
-/// Whether librdkafka calls the error fatal: the producer cannot go on.
+/// Whether the producer cannot go on: librdkafka calls the error fatal, or a call is stuck.
 fn fatal(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|cause| cause.downcast_ref::<KafkaError>())
@@ -366,6 +420,7 @@ fn fatal(err: &anyhow::Error) -> bool {
             _ => false,
         })
         || fenced(err)
+        || err.chain().any(|cause| cause.is::<StuckCall>())
 }
 
 /// Whether a producer with the same transactional id (a newer instance) fenced this one.
@@ -387,11 +442,11 @@ fn fenced(err: &anyhow::Error) -> bool {
 fn retrying(
     what: &str,
     deadline: Instant,
-    mut call: impl FnMut() -> Result<(), KafkaError>,
+    mut call: impl FnMut() -> Result<Result<(), KafkaError>, StuckCall>,
 ) -> anyhow::Result<()> {
     let mut attempt: u64 = 1;
     loop {
-        match call() {
+        match call()? {
             Ok(()) => return Ok(()),
             Err(KafkaError::Transaction(err))
                 if err.is_retriable() && Instant::now() < deadline =>
@@ -402,5 +457,57 @@ fn retrying(
             }
             Err(err) => return Err(anyhow!(err).context(format!("cannot {what}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_that_returns_in_time_gives_its_result() {
+        let result = bounded("a quick call", Duration::from_secs(5), || Ok(7));
+        assert_eq!(result.ok().and_then(Result::ok), Some(7));
+    }
+
+    #[test]
+    fn a_call_that_hangs_is_given_up_after_the_limit_and_stops_the_runner() {
+        let started = Instant::now();
+        let result = bounded("a stuck call", Duration::from_millis(200), || {
+            std::thread::sleep(Duration::from_secs(3));
+            Ok(())
+        });
+        let elapsed = started.elapsed();
+        let stuck = result.expect_err("the call is given up");
+        assert!(elapsed < Duration::from_secs(2), "waited {elapsed:?}");
+        let err = anyhow::Error::new(stuck).context("cannot commit the transaction");
+        assert!(fatal(&err), "a stuck producer cannot abort either: {err:#}");
+        assert!(format!("{err:#}").contains("a stuck call"), "{err:#}");
+    }
+
+    #[test]
+    fn a_stuck_call_ends_the_retries_at_once_and_is_fatal() {
+        let mut calls = 0;
+        let result = retrying("commit", Instant::now() + Duration::from_secs(10), || {
+            calls += 1;
+            bounded("commit_transaction", Duration::from_millis(50), || {
+                std::thread::sleep(Duration::from_secs(1));
+                Ok(())
+            })
+        });
+        let err = result.expect_err("given up");
+        assert_eq!(calls, 1);
+        assert!(fatal(&err), "{err:#}");
+    }
+
+    #[test]
+    fn errors_that_are_not_retriable_end_the_retries_at_once() {
+        let mut calls = 0;
+        let result = retrying("commit", Instant::now() + Duration::from_secs(10), || {
+            calls += 1;
+            Ok(Err(KafkaError::Canceled))
+        });
+        assert!(result.is_err());
+        assert_eq!(calls, 1);
     }
 }

@@ -63,17 +63,34 @@ pub struct Service {
 impl Service {
     /// Starts `program` with `args` plus `--admin-addr` on a free port and short group timeouts
     /// (a killed member leaves the group after 6 s instead of 45 s). `NEWSFLOW_*` variables of
-    /// the caller's shell are not passed on.
+    /// the caller's shell are not passed on. Its log goes to the test's stderr at level `warn`;
+    /// to look into a failure, `NEWSFLOW_TEST_RUST_LOG` sets another filter and
+    /// `NEWSFLOW_TEST_SERVICE_LOGS=DIR` writes one file per service instead
+    /// (`<program>-<admin port>.log`).
     pub fn start(program: &str, args: &[&str]) -> Self {
-        let admin = format!("127.0.0.1:{}", free_port());
+        let port = free_port();
+        let admin = format!("127.0.0.1:{port}");
         let mut command = Command::new(program);
         for (key, _) in std::env::vars() {
             if key.starts_with("NEWSFLOW_") {
                 command.env_remove(key);
             }
         }
+        let filter = std::env::var("NEWSFLOW_TEST_RUST_LOG").unwrap_or_else(|_| "warn".into());
+        let stderr = match std::env::var_os("NEWSFLOW_TEST_SERVICE_LOGS") {
+            Some(dir) => {
+                let name = std::path::Path::new(program)
+                    .file_name()
+                    .map_or_else(|| "service".into(), |n| n.to_string_lossy().into_owned());
+                let path = std::path::Path::new(&dir).join(format!("{name}-{port}.log"));
+                std::fs::File::create(&path)
+                    .map(Stdio::from)
+                    .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()))
+            }
+            None => Stdio::inherit(),
+        };
         let child = command
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", filter)
             .args(args)
             .args([
                 "--admin-addr",
@@ -85,7 +102,7 @@ impl Service {
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|err| panic!("{program} does not start: {err}"));
         Self { child, admin }

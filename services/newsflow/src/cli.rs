@@ -280,9 +280,17 @@ pub struct TopicsCreateArgs {
     #[arg(long, env = "NEWSFLOW_TOPIC_PARTITIONS", default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..))]
     pub partitions: i32,
 
-    /// Replicas per partition.
+    /// Replicas per partition: 1 for a single development broker, 3 on a production cluster
+    /// (a broker may then be lost without losing a write).
     #[arg(long, env = "NEWSFLOW_TOPIC_REPLICATION", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
     pub replication_factor: i32,
+
+    /// Replicas that must hold a write before the broker acknowledges it (the topics'
+    /// min.insync.replicas; the producers use acks=all). Default: 2, or the replication
+    /// factor when it is smaller. It cannot exceed the replication factor; equal to it, the
+    /// loss of any one broker stops every write.
+    #[arg(long, env = "NEWSFLOW_TOPIC_MIN_INSYNC_REPLICAS", value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    pub min_insync_replicas: Option<i32>,
 
     /// The largest record a topic accepts (max.message.bytes); keep it above the normalizer's
     /// page size limit (2 MiB) with room for base64 and headers.

@@ -1,14 +1,16 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 use newsflow::cli::{
     Cli, Command, DlqCommand, EvalCommand, ProduceArgs, RelayArgs, RunArgs, TaxonomyCommand,
     TopicsCommand, TopicsCreateArgs,
 };
 use newsflow::{dlq, pipeline, produce, taxonomy};
 use newsflow_core::stage::IdentityStage;
-use newsflow_runtime::topics::{TopicOutcome, TopicSettings, create_topics};
+use newsflow_runtime::topics::{
+    TopicOutcome, TopicSettings, create_topics, replication_from_flags,
+};
 use newsflow_runtime::{RunnerConfig, ServiceDefaults};
 
 /// mimalloc instead of glibc's malloc: allocation-heavy JSON and text work per event runs
@@ -143,7 +145,12 @@ async fn topics_create(args: TopicsCreateArgs) -> anyhow::Result<()> {
     let settings = TopicSettings {
         prefix: args.prefix.clone(),
         partitions: args.partitions,
-        replication: args.replication_factor,
+        replication: replication_from_flags(
+            Cli::command(),
+            ("--replication-factor", "--min-insync-replicas"),
+            args.replication_factor,
+            args.min_insync_replicas,
+        ),
         max_message_bytes: args.max_message_bytes,
         extra: args
             .tag_topics

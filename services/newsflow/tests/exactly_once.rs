@@ -18,128 +18,21 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::pipeline::{Pipeline, STAGES, Stage, read_to_end};
+use common::outcome::{
+    Outcome, assert_copies_flagged, assert_exactly_once, assert_none_lost, outcome, wait_for_output,
+};
+use common::pipeline::{Pipeline, STAGES, Stage};
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use rdkafka::message::Message as _;
 
 const PARTITIONS: u32 = 3;
 
 /// One pipeline at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// What came out of the pipeline for the inputs.
-#[derive(Debug, Default)]
-struct Outcome {
-    inputs: usize,
-    copies: usize,
-    /// Per input id: how often it came out (enriched + duplicates + dlq).
-    seen: HashMap<String, usize>,
-    enriched: usize,
-    duplicates: usize,
-    dead_letters: usize,
-    /// Deliberate copies that came out as duplicate notices neither themselves nor with their
-    /// original flagged.
-    unflagged_copies: Vec<String>,
-}
-
-impl Outcome {
-    fn lost(&self) -> Vec<&String> {
-        self.seen
-            .iter()
-            .filter(|(_, n)| **n == 0)
-            .map(|(id, _)| id)
-            .collect()
-    }
-    fn repeated(&self) -> usize {
-        self.seen.values().filter(|n| **n > 1).count()
-    }
-    fn print(&self, what: &str) {
-        println!(
-            "{what}: {} inputs ({} deliberate copies) -> {} enriched, {} duplicate notices, {} dead letters; lost {}, out more than once {}, copies not flagged {}",
-            self.inputs,
-            self.copies,
-            self.enriched,
-            self.duplicates,
-            self.dead_letters,
-            self.lost().len(),
-            self.repeated(),
-            self.unflagged_copies.len()
-        );
-    }
-}
-
-/// Reads the outputs until every input id came out (or `timeout` passed), then once more.
-fn outcome(pipeline: &Pipeline, timeout: Duration) -> Outcome {
-    let inputs: Vec<String> = read_to_end(&[pipeline.topics.raw()], PARTITIONS)
-        .iter()
-        .map(key)
-        .collect();
-    let outputs = pipeline.final_topics();
-    let deadline = Instant::now() + timeout;
-    loop {
-        let records: Vec<(String, String)> = read_to_end(&outputs, PARTITIONS)
-            .iter()
-            .map(|m| (m.topic().to_owned(), key(m)))
-            .collect();
-        let mut result = Outcome {
-            inputs: inputs.len(),
-            copies: inputs.iter().filter(|id| id.contains("-copy")).count(),
-            seen: inputs.iter().map(|id| (id.clone(), 0)).collect(),
-            ..Outcome::default()
-        };
-        let mut flagged = HashSet::new();
-        for (topic, key) in &records {
-            if let Some(n) = result.seen.get_mut(key) {
-                *n += 1;
-            }
-            if *topic == outputs[0] {
-                result.enriched += 1;
-            } else if *topic == outputs[1] {
-                result.duplicates += 1;
-                flagged.insert(key.clone());
-            } else {
-                result.dead_letters += 1;
-            }
-        }
-        // A copy and its original are keyed apart, so they may sit on different partitions and
-        // the copy may be read first: then the original is the one flagged.
-        result.unflagged_copies = inputs
-            .iter()
-            .filter(|id| {
-                id.split_once("-copy").is_some_and(|(original, _)| {
-                    !flagged.contains(*id) && !flagged.contains(original)
-                })
-            })
-            .cloned()
-            .collect();
-        if result.lost().is_empty() || Instant::now() >= deadline {
-            return result;
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
-}
-
-/// Waits until `service` produced some output since it started.
-fn wait_for_output(service: &mut Service, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while service.counter("newsflow_output_records_total", "") < 1.0 {
-        if let Some(status) = service.exited() {
-            panic!("{} exited on its own ({status})", service.admin);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} produced nothing within {timeout:?}",
-            service.admin
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Runs the pipeline over `repeat` × the corpus directory while killing services `kills`
 /// times, round robin over the stages, each at a random moment after it produced output.
@@ -183,40 +76,6 @@ fn crash_test(guarantee: &'static str, dir: &str, repeat: u32, kills: usize) -> 
         assert_eq!(service.wait(Duration::from_secs(40)), Some(0));
     }
     result
-}
-
-fn assert_none_lost(result: &Outcome) {
-    let lost = result.lost();
-    assert!(
-        lost.is_empty(),
-        "{} ids lost, e.g. {:?}",
-        lost.len(),
-        &lost[..lost.len().min(5)]
-    );
-}
-
-fn assert_exactly_once(result: &Outcome) {
-    assert_none_lost(result);
-    let twice: Vec<_> = result
-        .seen
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .take(5)
-        .collect();
-    assert!(
-        twice.is_empty(),
-        "{} ids out more than once, e.g. {twice:?}",
-        result.repeated()
-    );
-}
-
-fn assert_copies_flagged(result: &Outcome) {
-    assert!(result.copies > 0, "the input had deliberate copies");
-    assert!(
-        result.unflagged_copies.is_empty(),
-        "deliberate copies not flagged: {:?}",
-        result.unflagged_copies
-    );
 }
 
 #[test]

@@ -194,20 +194,46 @@ async fn topics_create_is_idempotent_and_configures_every_topic() {
             value(0, "max.message.bytes"),
             value(0, "cleanup.policy"),
             value(1, "cleanup.policy"),
+            value(0, "min.insync.replicas"),
         ];
         if values.iter().all(Option::is_some) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let expected = ["9000000", "delete", "compact"].map(|v| Some(v.to_owned()));
+    // One replica on the test broker: min.insync.replicas follows it down to 1.
+    let expected = ["9000000", "delete", "compact", "1"].map(|v| Some(v.to_owned()));
     assert_eq!(
         values, expected,
-        "max.message.bytes and cleanup.policy of raw and state topics"
+        "max.message.bytes and cleanup.policy of raw and state topics, min.insync.replicas"
     );
     let metadata = admin
         .inner()
         .fetch_metadata(Some(&raw), Duration::from_secs(10))
         .unwrap();
     assert_eq!(metadata.topics()[0].partitions().len(), 2);
+}
+
+#[test]
+fn min_insync_replicas_above_the_replication_factor_is_a_usage_error() {
+    // Refused before any broker is asked: no broker answers on port 1.
+    let output = newsflow()
+        .args([
+            "topics",
+            "create",
+            "--brokers",
+            "127.0.0.1:1",
+            "--replication-factor",
+            "2",
+            "--min-insync-replicas",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--min-insync-replicas 3") && stderr.contains("--replication-factor 2"),
+        "the message names both flags: {stderr}"
+    );
 }

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
 use newsflow_core::tag::{TagStage, Taxonomy};
 use newsflow_core::topics::{DEDUPLICATED, ENRICHED, tag_topic};
 use newsflow_core::{Emit, Event, EventKind, Route, Stage, StageContext, StageError};
 use newsflow_runtime::config::ClientArgs;
 use newsflow_runtime::metrics::RunnerMetrics;
-use newsflow_runtime::topics::TopicSettings;
+use newsflow_runtime::topics::{TopicSettings, replication_from_flags};
 use newsflow_runtime::{RunnerConfig, ServiceArgs, ServiceDefaults, run_service};
 use prometheus::{IntCounterVec, IntGaugeVec, Opts};
 use sha2::{Digest as _, Sha256};
@@ -66,9 +66,15 @@ struct Args {
     #[arg(long, env = "NEWSFLOW_TAG_TOPIC_PARTITIONS", default_value_t = 6, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
     tag_topic_partitions: i32,
 
-    /// Replicas of the per-tag topics it creates.
+    /// Replicas of the per-tag topics it creates (3 on a production cluster).
     #[arg(long, env = "NEWSFLOW_TAG_TOPIC_REPLICATION", default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
     tag_topic_replication: i32,
+
+    /// min.insync.replicas of the per-tag topics it creates: replicas that must hold a write
+    /// before it is acknowledged. Default: 2, or --tag-topic-replication when smaller; it
+    /// cannot exceed --tag-topic-replication.
+    #[arg(long, env = "NEWSFLOW_TAG_TOPIC_MIN_INSYNC_REPLICAS", value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    tag_topic_min_insync_replicas: Option<i32>,
 }
 
 fn load(path: &Path) -> anyhow::Result<(Taxonomy, [u8; 32])> {
@@ -231,6 +237,13 @@ fn create_tag_topics(
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Checked before anything starts: a wrong value is a usage error, not a runtime one.
+    let tag_topic_replication = replication_from_flags(
+        Args::command(),
+        ("--tag-topic-replication", "--tag-topic-min-insync-replicas"),
+        args.tag_topic_replication,
+        args.tag_topic_min_insync_replicas,
+    );
     let defaults = ServiceDefaults {
         service: "tagger",
         input_topic: DEDUPLICATED,
@@ -247,6 +260,20 @@ fn main() -> ExitCode {
         "tag_topics",
         format!("{}{}", args.tag_topic_prefix, tag_topic("<topic-id>")),
     ));
+    config.extra.extend([
+        (
+            "tag_topic_partitions",
+            args.tag_topic_partitions.to_string(),
+        ),
+        (
+            "tag_topic_replication",
+            tag_topic_replication.factor().to_string(),
+        ),
+        (
+            "tag_topic_min_insync_replicas",
+            tag_topic_replication.min_insync().to_string(),
+        ),
+    ]);
     run_service(&args.service, config, |metrics: &RunnerMetrics| {
         let reloads = IntCounterVec::new(
             Opts::new(
@@ -292,7 +319,7 @@ rejected, the previous taxonomy stays in force).",
             let settings = TopicSettings {
                 prefix: args.tag_topic_prefix.clone(),
                 partitions: args.tag_topic_partitions,
-                replication: args.tag_topic_replication,
+                replication: tag_topic_replication,
                 max_message_bytes: 8 * 1024 * 1024,
                 extra: Vec::new(),
             };

@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 pub use newsflow_testkit::kafka::*;
 
 pub mod broker;
+pub mod outcome;
 pub mod pipeline;
 
 pub fn brokers() -> String {
@@ -52,6 +53,12 @@ impl Topics {
 
     /// [`Topics::create`] on another broker than the test broker.
     pub fn create_on(brokers: &str, test: &str, partitions: u32) -> Self {
+        Self::create_replicated(brokers, test, partitions, 1)
+    }
+
+    /// [`Topics::create_on`] with `replication` copies of each partition (min.insync.replicas
+    /// by `newsflow topics create`'s default rule).
+    pub fn create_replicated(brokers: &str, test: &str, partitions: u32, replication: u32) -> Self {
         let prefix = format!("{}.", newsflow_testkit::unique_name(test));
         output_of(newsflow().args([
             "topics",
@@ -62,6 +69,8 @@ impl Topics {
             &prefix,
             "--partitions",
             &partitions.to_string(),
+            "--replication-factor",
+            &replication.to_string(),
         ]));
         Self { prefix }
     }

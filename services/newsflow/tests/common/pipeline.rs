@@ -51,6 +51,8 @@ pub struct Pipeline {
     pub topics: Topics,
     pub guarantee: &'static str,
     pub partitions: u32,
+    /// Copies of each partition (the tagger's per-tag topics too).
+    pub replication: u32,
 }
 
 impl Pipeline {
@@ -60,11 +62,23 @@ impl Pipeline {
 
     /// A pipeline on another broker than the test broker.
     pub fn on(brokers: &str, test: &str, guarantee: &'static str, partitions: u32) -> Self {
+        Self::replicated(brokers, test, guarantee, partitions, 1)
+    }
+
+    /// A pipeline on a cluster, its topics with `replication` copies of each partition.
+    pub fn replicated(
+        brokers: &str,
+        test: &str,
+        guarantee: &'static str,
+        partitions: u32,
+        replication: u32,
+    ) -> Self {
         Self {
             brokers: brokers.to_owned(),
-            topics: Topics::create_on(brokers, test, partitions),
+            topics: Topics::create_replicated(brokers, test, partitions, replication),
             guarantee,
             partitions,
+            replication,
         }
     }
 
@@ -125,7 +139,12 @@ impl Pipeline {
                 "--state-topic".into(),
                 self.topic("newsflow.dedup-state.v1"),
             ]),
-            Stage::Tagger => args.extend(["--tag-topic-prefix".into(), self.topics.prefix.clone()]),
+            Stage::Tagger => args.extend([
+                "--tag-topic-prefix".into(),
+                self.topics.prefix.clone(),
+                "--tag-topic-replication".into(),
+                self.replication.to_string(),
+            ]),
         }
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -451,6 +451,23 @@ err:
  * @locality any
  * @locks none
  */
+/**
+ * newsflow patch: runs the fsm of \p creq again in a second, whatever the
+ * brokers do. A creq waiting for a coordinator that is not up was only
+ * re-triggered by broker state broadcasts; a coordinator that went away for
+ * good (killed, or decommissioned after it left the metadata) broadcasts
+ * nothing, and the request (e.g. send_offsets_to_transaction(), which waits
+ * for it without a timeout of its own) waited forever
+ * (confluentinc/librdkafka#5456, #5511).
+ */
+static void rd_kafka_coord_req_retrigger(rd_kafka_t *rk,
+                                         rd_kafka_coord_req_t *creq) {
+        rd_kafka_timer_start_oneshot(&rk->rk_timers, &creq->creq_tmr,
+                                     rd_false /* keep an earlier expiry */,
+                                     1000 * 1000, rd_kafka_coord_req_tmr_cb,
+                                     creq);
+}
+
 static void rd_kafka_coord_req_fsm(rd_kafka_t *rk, rd_kafka_coord_req_t *creq) {
         rd_kafka_broker_t *rkb;
         rd_kafka_resp_err_t err;
@@ -471,6 +488,14 @@ static void rd_kafka_coord_req_fsm(rd_kafka_t *rk, rd_kafka_coord_req_t *creq) {
         if (rd_kafka_timer_next(&rk->rk_timers, &creq->creq_tmr, RD_DO_LOCK) >
             0)
                 return;
+
+        /* newsflow patch: creq_ts_timeout was set but never checked, so a
+         * request whose coordinator never came up never failed. Its response
+         * callback now gets a timeout, and the caller's API call returns. */
+        if (rd_timeout_expired(rd_timeout_remains(creq->creq_ts_timeout))) {
+                rd_kafka_coord_req_fail(rk, creq, RD_KAFKA_RESP_ERR__TIMED_OUT);
+                return;
+        }
 
         /* Check cache first */
         rkb = rd_kafka_coord_cache_get(
@@ -504,6 +529,11 @@ static void rd_kafka_coord_req_fsm(rd_kafka_t *rk, rd_kafka_coord_req_t *creq) {
                                 rd_kafka_coord_req_destroy(rk, creq,
                                                            rd_true /*done*/);
                         }
+
+                        /* newsflow patch: creq may be freed by now; it is
+                         * done either way, so no re-trigger below. */
+                        rd_kafka_broker_destroy(rkb);
+                        return;
 
                 } else if (creq->creq_rkb == rkb) {
                         /* No change in coordinator, but it is still not up.
@@ -540,6 +570,8 @@ static void rd_kafka_coord_req_fsm(rd_kafka_t *rk, rd_kafka_coord_req_t *creq) {
                 }
 
                 rd_kafka_broker_destroy(rkb);
+                /* newsflow patch: also come back without a broadcast. */
+                rd_kafka_coord_req_retrigger(rk, creq);
                 return;
 
         } else if (creq->creq_rkb) {
@@ -559,7 +591,8 @@ query_coord:
 
         if (!rkb) {
                 /* No available brokers yet, we'll be re-triggered on
-                 * broker state broadcast. */
+                 * broker state broadcast (newsflow patch: or in a second). */
+                rd_kafka_coord_req_retrigger(rk, creq);
                 return;
         }
 
