@@ -1,6 +1,11 @@
 //! newsflow's pure domain: event types, the synchronous stage interface, typed errors, decoding
 //! and ids. No Kafka, no async runtime, no I/O: every stage here runs the same inside the Kafka
 //! runner (`newsflow-runtime`) and inside the embedded pipeline (`newsflow run`).
+//!
+//! Nor does it print or read the clock: the time comes in [`StageContext`], the words go out
+//! as events and errors. Printing is denied here; `tests/purity.rs` keeps the clock out.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod dead_letter;
 pub mod decode;

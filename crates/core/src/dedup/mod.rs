@@ -96,8 +96,6 @@ use crate::event::{
 };
 use crate::stage::{Emit, Route, Stage, StageContext, StateChange, unexpected_input};
 
-thread_local! { static PROBE: std::cell::RefCell<[u64; 7]> = const { std::cell::RefCell::new([0; 7]) }; }
-
 /// The dedupe stage. See the [module docs](self).
 #[derive(Debug)]
 pub struct DedupStage {
@@ -257,10 +255,8 @@ impl DedupStage {
     }
 
     fn dedupe(&mut self, mut article: NormalizedArticle, ctx: &StageContext) -> Emit {
-        let t0 = std::time::Instant::now();
         let event_time = self.event_time(&article, ctx);
         self.advance_clock(event_time);
-        let t1 = std::time::Instant::now();
         let cutoff = self.cutoff();
         let content_hash = short_hash(&article.content_hash);
         let key = IdKey::new(&article.id);
@@ -278,14 +274,11 @@ impl DedupStage {
             replaced = true;
         }
 
-        let t2 = std::time::Instant::now();
         self.sketcher
             .sketch(&article.body, content_hash, &mut self.signature);
-        let t3 = std::time::Instant::now();
         let found =
             self.window
                 .best_match(&self.signature, content_hash, cutoff, self.config.threshold);
-        let t4 = std::time::Instant::now();
         let keep = event_time >= cutoff;
         let record_verdict;
         let emit = match found {
@@ -333,7 +326,6 @@ impl DedupStage {
                 unique(article, fingerprint)
             }
         };
-        let t5 = std::time::Instant::now();
         let key = emit.event.id().to_owned();
         match record_verdict {
             Some(verdict) => {
@@ -352,18 +344,6 @@ impl DedupStage {
             None if replaced => self.changes.push(StateChange { key, value: None }),
             None => {}
         }
-        let t6 = std::time::Instant::now();
-        PROBE.with(|p| {
-            let mut p = p.borrow_mut();
-            for (i, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5].iter().enumerate() {
-                p[i] += d.as_nanos() as u64;
-            }
-            p[6] += 1;
-            if p[6] % 50_000 == 0 {
-                eprintln!("probe sections (ns/article): clock {} id {} sketch {} match {} insert+emit {} record {}", p[0]/p[6], p[1]/p[6], p[2]/p[6], p[3]/p[6], p[4]/p[6], p[5]/p[6]);
-                *p = [0; 7];
-            }
-        });
         emit
     }
 
