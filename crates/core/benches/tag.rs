@@ -10,6 +10,10 @@
 //! learned model's veto (taxonomy 2026.12; its own automaton runs only on the ≈ 12 % of articles
 //! whose rules tag one of its topics): ≈ 55,000 articles/s, ≈ 150 MB/s; run side by side at load
 //! 2.7, the same bench without the model read 60,500–62,000 and with it 54,600–57,700 (≈ 8 %).
+//! Issue 27's second round, back to back with 2026.12 at load 2.6–3.5: ≈ 51,200 articles/s
+//! (49,800–52,200), ≈ 132 MB/s, against ≈ 50,500 (49,100–52,200) for 2026.12; its first draft,
+//! whose co-occurrence groups listed everyday words (test, case, company, WHO), read ≈ 15 %
+//! less in articles per CPU-second.
 //!
 //! The batch is measured twice, once counted in articles (`Throughput::Elements`) and once in
 //! bytes of title, lede and body (`Throughput::Bytes`).

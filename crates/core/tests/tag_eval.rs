@@ -293,15 +293,15 @@ const MIN_POSITIVES: u32 = 10;
 /// floor: the taxonomy must not get worse on them). Topics with fewer than [`MIN_POSITIVES`]
 /// held-out positives are listed here too, so that their figures are kept. Measured with
 /// taxonomy 2026.12 as of issue 27; the others (`climate-change`, `cyber-security`,
-/// `elections`, `journalist-safety`, `taiwan-tensions`) meet the targets, `cyber-security` and
-/// `elections` with the learned model's veto (`crates/core/src/tag/model.rs`).
+/// `elections`, `journalist-safety`, `public-health`, `taiwan-tensions`) meet the targets,
+/// `cyber-security` and `elections` with the learned model's veto
+/// (`crates/core/src/tag/model.rs`).
 const BELOW_TARGET: &[(&str, f64, f64)] = &[
-    ("energy-security", 0.884, 0.676),
+    ("energy-security", 0.888, 0.705),
     ("israel-gaza-war", 0.833, 0.909),
     ("migration-asylum", 0.826, 0.826),
-    ("public-health", 0.833, 1.0),
     ("sanctions", 0.875, 0.893),
-    ("terrorism", 0.75, 0.964),
+    ("terrorism", 0.812, 0.928),
     // Fewer than 10 held-out positives: the corpus has few stories on these.
     ("north-korea-nuclear", 1.0, 1.0),
     ("territorial-disputes", 1.0, 0.75),
