@@ -478,7 +478,7 @@ fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>
         .map(|time| time.with_timezone(&Utc)))
 }
 
-mod rfc3339 {
+pub(crate) mod rfc3339 {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
