@@ -75,7 +75,7 @@ impl Default for FieldWeights {
     fn default() -> Self {
         Self {
             title: 1.5,
-            lede: 1.0,
+            lede: 1.5,
             body: 1.0,
         }
     }
@@ -84,7 +84,7 @@ impl Default for FieldWeights {
 impl Default for BonusWeights {
     fn default() -> Self {
         Self {
-            entities: 0.05,
+            entities: 0.1,
             places: 0.05,
             topics: 0.0,
         }
@@ -95,9 +95,9 @@ impl Default for StoryConfig {
     fn default() -> Self {
         Self {
             window: Duration::from_secs(3 * 24 * 3600),
-            threshold: 0.55,
+            threshold: 0.52,
             fields: FieldWeights::default(),
-            name_boost: 1.5,
+            name_boost: 1.0,
             bonus: BonusWeights::default(),
             half_life: Duration::from_secs(2 * 24 * 3600),
             max_articles: 20,
