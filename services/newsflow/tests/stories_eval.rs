@@ -26,51 +26,9 @@ use newsflow_core::StageContext;
 use newsflow_core::event::EnrichedArticle;
 use newsflow_core::story::StoryConfig;
 use newsflow_core::tag::Taxonomy;
-use newsflow_testkit::{assert_valid, corpus_dir};
+use newsflow_testkit::assert_valid;
+use newsflow_testkit::scores::{Confusion, SemevalPair as Pair, pearson, semeval_english_pairs};
 use serde_json::Value;
-
-#[derive(Debug, Clone)]
-struct Pair {
-    split: &'static str,
-    id: (String, String),
-    text: (String, String),
-    overall: f64,
-}
-
-fn pairs() -> Vec<Pair> {
-    let dir = corpus_dir().join("semeval2022-task8");
-    let mut pairs = Vec::new();
-    for (split, file) in [
-        ("training", "training_set.csv"),
-        ("testing", "testing_set.csv"),
-    ] {
-        let mut reader = csv::Reader::from_path(dir.join(file)).unwrap();
-        let headers = reader.headers().unwrap().clone();
-        let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
-        let (pair, lang1, lang2, text1, text2, overall) = (
-            column("pair_id"),
-            column("lang1"),
-            column("lang2"),
-            column("text1"),
-            column("text2"),
-            column("Overall"),
-        );
-        for record in reader.records() {
-            let record = record.unwrap();
-            if &record[lang1] != "en" || &record[lang2] != "en" {
-                continue;
-            }
-            let (a, b) = record[pair].split_once('_').unwrap();
-            pairs.push(Pair {
-                split,
-                id: (a.to_owned(), b.to_owned()),
-                text: (record[text1].to_owned(), record[text2].to_owned()),
-                overall: record[overall].parse().unwrap(),
-            });
-        }
-    }
-    pairs
-}
 
 /// One raw event per text, as a producer would send it (no dates: the pairs have none).
 fn raw_line(id: &str, source: &str, text: &str) -> String {
@@ -82,8 +40,8 @@ fn raw_line(id: &str, source: &str, text: &str) -> String {
 
 /// Writes the pair as `a.jsonl`, `b.jsonl` and `pair.jsonl` (both, in order) into `dir`.
 fn write_pair(dir: &Path, pair: &Pair) {
-    let a = raw_line(&pair.id.0, "outlet-a", &pair.text.0);
-    let b = raw_line(&pair.id.1, "outlet-b", &pair.text.1);
+    let a = raw_line(&pair.ids.0, "outlet-a", &pair.texts.0);
+    let b = raw_line(&pair.ids.1, "outlet-b", &pair.texts.1);
     std::fs::write(dir.join("a.jsonl"), &a).unwrap();
     std::fs::write(dir.join("b.jsonl"), &b).unwrap();
     std::fs::write(dir.join("pair.jsonl"), format!("{a}{b}")).unwrap();
@@ -127,54 +85,19 @@ fn same_story_in_a_run(dir: &Path, pair: &Pair, config: Option<&Path>) -> bool {
         }
         Some(story)
     };
-    match (resolve(&pair.id.0), resolve(&pair.id.1)) {
+    match (resolve(&pair.ids.0), resolve(&pair.ids.1)) {
         (Some(a), Some(b)) => a == b,
         // A text the pipeline rejected (no body) is in no story.
         _ => false,
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Figures {
-    tp: u32,
-    fp: u32,
-    fn_: u32,
-    tn: u32,
-}
-
-impl Figures {
-    fn add(&mut self, overall: f64, same: bool) {
-        match (overall <= 1.5, overall >= 3.0, same) {
-            (true, _, true) => self.tp += 1,
-            (true, _, false) => self.fn_ += 1,
-            (_, true, true) => self.fp += 1,
-            (_, true, false) => self.tn += 1,
-            _ => {}
-        }
+/// Counts one pair: same-story pairs are rated Overall <= 1.5, different ones >= 3.0; those
+/// in between count only for the correlation.
+fn count(figures: &mut Confusion, overall: f64, same: bool) {
+    if overall <= 1.5 || overall >= 3.0 {
+        figures.add(overall <= 1.5, same);
     }
-    fn precision(&self) -> f64 {
-        f64::from(self.tp) / f64::from((self.tp + self.fp).max(1))
-    }
-    fn recall(&self) -> f64 {
-        f64::from(self.tp) / f64::from((self.tp + self.fn_).max(1))
-    }
-    fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
-    }
-}
-
-fn pearson(xs: &[f64], ys: &[f64]) -> f64 {
-    let n = xs.len() as f64;
-    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
-    let sxy: f64 = xs.iter().zip(ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    let sx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>().sqrt();
-    let sy: f64 = ys.iter().map(|y| (y - my).powi(2)).sum::<f64>().sqrt();
-    sxy / (sx * sy)
 }
 
 /// The floors this evaluation asserts: what the shipped settings reach, a little below, so a
@@ -186,10 +109,10 @@ const FLOOR_ABS_R: f64 = 0.0;
 
 #[test]
 fn semeval_pairs_are_one_story_when_people_say_so() {
-    let pairs = pairs();
+    let pairs = semeval_english_pairs();
     assert_eq!(pairs.len(), 354, "English–English pairs");
     let tmp = tempfile::tempdir().unwrap();
-    let mut figures: HashMap<&str, Figures> = HashMap::new();
+    let mut figures: HashMap<&str, Confusion> = HashMap::new();
     let mut scores: HashMap<&str, (Vec<f64>, Vec<f64>)> = HashMap::new();
     let mut rejected = 0;
     for pair in &pairs {
@@ -215,7 +138,7 @@ fn semeval_pairs_are_one_story_when_people_say_so() {
             }
         };
         for split in [pair.split, "all"] {
-            figures.entry(split).or_default().add(pair.overall, same);
+            count(figures.entry(split).or_default(), pair.overall, same);
             let entry = scores.entry(split).or_default();
             entry.0.push(similarity);
             entry.1.push(pair.overall);
@@ -260,7 +183,7 @@ fn semeval_pairs_are_one_story_when_people_say_so() {
 #[test]
 #[ignore = "a tool for choosing the defaults, not a check"]
 fn tune_on_training() {
-    let pairs: Vec<Pair> = pairs()
+    let pairs: Vec<Pair> = semeval_english_pairs()
         .into_iter()
         .filter(|p| p.split == "training")
         .collect();
@@ -285,45 +208,55 @@ fn tune_on_training() {
         })
         .collect();
     let mut results = Vec::new();
-    for title in [1.0, 1.5, 2.0, 3.0] {
-        for lede in [1.0, 1.5, 2.0] {
-            for name_boost in [1.0, 1.5, 2.0] {
-                for entities in [0.0, 0.05, 0.1] {
-                    let mut config = StoryConfig::default();
-                    config.fields.title = title;
-                    config.fields.lede = lede;
-                    config.name_boost = name_boost;
-                    config.bonus.entities = entities;
-                    let scored: Vec<(f64, f64)> = articles
-                        .iter()
-                        .map(|(a, b, overall)| {
-                            let why = explain_articles(&config, a, b, &ctx).unwrap();
-                            (why.similarity, *overall)
-                        })
-                        .collect();
-                    let (x, y): (Vec<f64>, Vec<f64>) = scored.iter().copied().unzip();
-                    let r = pearson(&x, &y);
-                    // The best threshold by F1 among those with precision >= 0.9.
-                    let mut best = (0.0, 0.0, 0.0, 0.0);
-                    for step in 20..90 {
-                        let threshold = f64::from(step) / 100.0;
-                        let mut f = Figures::default();
-                        for (s, o) in &scored {
-                            f.add(*o, *s >= threshold);
+    for lede in [1.0, 1.5, 2.0] {
+        for body in [0.6, 1.0] {
+            for name_boost in [1.0, 1.25, 1.5] {
+                for entities in [0.05, 0.1, 0.15] {
+                    for prior_documents in [300.0, 1000.0, 3000.0] {
+                        let mut config = StoryConfig::default();
+                        config.fields.lede = lede;
+                        config.fields.body = body;
+                        config.name_boost = name_boost;
+                        config.bonus.entities = entities;
+                        config.prior_documents = prior_documents;
+                        let scored: Vec<(f64, f64)> = articles
+                            .iter()
+                            .map(|(a, b, overall)| {
+                                let why = explain_articles(&config, a, b, &ctx).unwrap();
+                                (why.similarity, *overall)
+                            })
+                            .collect();
+                        let (x, y): (Vec<f64>, Vec<f64>) = scored.iter().copied().unzip();
+                        let r = pearson(&x, &y);
+                        // The best F1 among thresholds with precision >= 0.9.
+                        let mut best = (0.0, 0.0, 0.0, 0.0);
+                        for step in 30..90 {
+                            let threshold = f64::from(step) / 100.0;
+                            let mut f = Confusion::default();
+                            for (s, o) in &scored {
+                                count(&mut f, *o, *s >= threshold);
+                            }
+                            if f.precision() >= 0.9 && f.f1() > best.0 {
+                                best = (f.f1(), f.precision(), f.recall(), threshold);
+                            }
                         }
-                        if f.f1() > best.0 {
-                            best = (f.f1(), f.precision(), f.recall(), threshold);
-                        }
+                        let label = format!(
+                            "lede {lede} body {body} name_boost {name_boost} entities {entities} prior_documents {prior_documents}"
+                        );
+                        results.push((best, r, label));
                     }
-                    results.push((best, r, title, lede, name_boost, entities));
                 }
             }
         }
     }
-    results.sort_by(|a, b| (b.0.0 - b.1.abs() * 0.0).total_cmp(&(a.0.0)));
-    for ((f1, p, rc, th), r, title, lede, nb, ent) in results.iter().take(15) {
-        println!(
-            "F1 {f1:.3} P {p:.3} R {rc:.3} at {th:.2}  r {r:.3}  title {title} lede {lede} name_boost {nb} entities {ent}"
-        );
+    results.sort_by(|a, b| b.0.0.total_cmp(&a.0.0));
+    println!("best F1 with precision >= 0.9 on the training split:");
+    for ((f1, p, rc, th), r, label) in results.iter().take(12) {
+        println!("F1 {f1:.3} P {p:.3} R {rc:.3} at {th:.2}  r {r:.3}  {label}");
+    }
+    results.sort_by(|a, b| a.1.total_cmp(&b.1));
+    println!("best correlation on the training split:");
+    for ((f1, p, rc, th), r, label) in results.iter().take(6) {
+        println!("F1 {f1:.3} P {p:.3} R {rc:.3} at {th:.2}  r {r:.3}  {label}");
     }
 }

@@ -115,6 +115,31 @@ struct Story {
     places: Tally,
 }
 
+impl Story {
+    /// What a story holds beyond its own struct.
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let strings = |items: &mut dyn Iterator<Item = &String>| -> usize {
+            items.map(String::capacity).sum::<usize>()
+        };
+        let representative = &self.representative;
+        self.id.capacity()
+            + (self.centroid.capacity() + representative.vector.capacity())
+                * size_of::<(Term, f32)>()
+            + self.indexed.capacity() * size_of::<Term>()
+            + representative.id.capacity()
+            + representative.title.as_ref().map_or(0, String::capacity)
+            + representative.lede.as_ref().map_or(0, String::capacity)
+            + self.recent.capacity() * size_of::<(DateTime<Utc>, String)>()
+            + strings(&mut self.recent.iter().map(|(_, id)| id))
+            + self.members.capacity() * size_of::<u64>()
+            + self.outlets.heap_bytes()
+            + self.topics.heap_bytes()
+            + self.places.heap_bytes()
+            + self.entities.heap_bytes()
+    }
+}
+
 /// A duplicate notice whose original has not been seen (yet).
 #[derive(Debug, Clone)]
 struct Held {
@@ -191,6 +216,36 @@ impl StoryStage {
 
     pub fn stats(&self) -> StoryStats {
         self.stats
+    }
+
+    /// An estimate of the heap the stage holds: stories, index, article map, expiry queue,
+    /// held notices and the frequencies learned from the stream (hash tables counted at their
+    /// capacity with one control byte per bucket).
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        fn table<K, V>(map: &HashMap<K, V>) -> usize {
+            map.capacity() * (size_of::<(K, V)>() + 1)
+        }
+        let stories: usize = self
+            .slots
+            .iter()
+            .flatten()
+            .map(|story| story.heap_bytes())
+            .sum();
+        let postings: usize = self
+            .index
+            .values()
+            .map(|p| p.capacity() * size_of::<(u32, f32)>())
+            .sum();
+        size_of::<Self>()
+            + self.slots.capacity() * size_of::<Option<Story>>()
+            + stories
+            + table(&self.index)
+            + postings
+            + table(&self.article_story)
+            + self.expiry.capacity() * size_of::<Reverse<(DateTime<Utc>, u32, u64)>>()
+            + self.held.len() * size_of::<Held>()
+            + self.frequencies.memory_bytes()
     }
 
     /// The stage's name in dead letters and metrics.

@@ -48,6 +48,11 @@ impl Tally {
         self.counts.len()
     }
 
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * std::mem::size_of::<(String, u64)>()
+            + self.counts.iter().map(|(k, _)| k.capacity()).sum::<usize>()
+    }
+
     pub fn distinct(&self) -> u64 {
         self.distinct
     }
@@ -107,6 +112,18 @@ impl EntityTally {
 
     pub fn len(&self) -> usize {
         self.counts.len()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.heap_bytes()
+            + self.names.capacity() * std::mem::size_of::<(String, Option<String>, String)>()
+            + self
+                .names
+                .iter()
+                .map(|(k, id, name)| {
+                    k.capacity() + id.as_ref().map_or(0, String::capacity) + name.capacity()
+                })
+                .sum::<usize>()
     }
 
     pub fn top(&self, n: usize) -> Vec<EntityCount> {

@@ -133,6 +133,11 @@ impl Frequencies {
         }
     }
 
+    /// The heap of the frequencies learned from the stream (the prior is shared and static).
+    pub fn memory_bytes(&self) -> usize {
+        self.stream.capacity() * (std::mem::size_of::<(Term, u32)>() + 1)
+    }
+
     /// Documents counted from the stream.
     pub fn documents(&self) -> u64 {
         self.documents

@@ -284,18 +284,11 @@ fn the_representative_is_the_most_central_article_not_the_first() {
 #[test]
 fn other_events_are_a_miswired_pipeline() {
     let mut stage = stage();
-    let raw = Event::Raw(crate::event::RawEvent {
-        id: "r".into(),
-        source: "s".into(),
-        url: None,
-        fetched_at: None,
-        ingested_at: None,
-        content_type: crate::event::ContentType::TextPlain,
-        content: Some("x".into()),
-        content_base64: None,
-        charset: None,
-        hints: None,
-    });
+    let raw = Event::from_json(
+        crate::event::EventKind::Raw,
+        br#"{"id":"r","source":"s","content_type":"text/plain","content":"x"}"#,
+    )
+    .unwrap();
     let err = stage.process(&raw, &ctx()).unwrap_err();
     assert!(matches!(err, StageError::Rejected(r) if r.kind == ErrorKind::UnexpectedEventType));
 }
