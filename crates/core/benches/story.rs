@@ -30,11 +30,12 @@ fn start() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// Words of an article of story `story`: mostly common English, a fifth its own pseudo-words.
+/// Words of an article of story `story`: mostly common English, a fifth words of its own
+/// (eight per story, pseudo-words no other story uses).
 struct Writer {
     numbers: Numbers,
     common: Vec<String>,
-    own: Vec<String>,
+    syllables: Vec<String>,
 }
 
 impl Writer {
@@ -47,11 +48,15 @@ impl Writer {
             .take(5_000)
             .map(str::to_owned)
             .collect();
-        let own = vocabulary(&mut numbers, 400_000);
+        // 4,096 pseudo-syllables; a story's words spell its number in them.
+        let syllables = vocabulary(&mut numbers, 4_096)
+            .into_iter()
+            .map(|w| w.trim_matches([',', '.']).to_lowercase())
+            .collect();
         Self {
             numbers,
             common,
-            own,
+            syllables,
         }
     }
 
@@ -60,11 +65,16 @@ impl Writer {
             .map(|_| {
                 let n = self.numbers.next();
                 if n % 5 == 0 {
-                    // Eight words of its own per story, from a stream unique to it.
-                    let pick = (story * 8 + (n >> 8) % 8) as usize % self.own.len();
-                    self.own[pick].as_str()
+                    let own = story * 8 + (n >> 8) % 8;
+                    let s = &self.syllables;
+                    format!(
+                        "{}{}{}",
+                        s[(own % 4096) as usize],
+                        s[((own >> 12) % 4096) as usize],
+                        s[((own >> 24) % 4096) as usize]
+                    )
                 } else {
-                    self.common[(n >> 8) as usize % self.common.len()].as_str()
+                    self.common[(n >> 8) as usize % self.common.len()].clone()
                 }
             })
             .collect::<Vec<_>>()

@@ -110,12 +110,14 @@ fn count(figures: &mut Confusion, overall: f64, same: bool) {
     }
 }
 
-/// The floors this evaluation asserts: what the shipped settings reach, a little below, so a
-/// change that makes stories worse fails. The targets (F1 ≥ 0.90 with precision ≥
-/// 0.90 per split, |r| ≥ 0.80) are printed beside them.
-const FLOOR_F1: f64 = 0.0;
-const FLOOR_PRECISION: f64 = 0.0;
-const FLOOR_ABS_R: f64 = 0.0;
+/// The floors this evaluation asserts: what the shipped settings reach on the weaker split, a
+/// little below, so a change that makes stories worse fails. Measured at 8dce694: training F1
+/// 0.892 (P 0.868, R 0.917), testing F1 0.800 (P 0.833, R 0.769), all 0.846 (P 0.851, R
+/// 0.840); r -0.763, -0.759, -0.761. The targets (F1 ≥ 0.90 with precision ≥ 0.90
+/// per split, |r| ≥ 0.80) are not reached: they are printed beside the figures.
+const FLOOR_F1: f64 = 0.78;
+const FLOOR_PRECISION: f64 = 0.80;
+const FLOOR_ABS_R: f64 = 0.74;
 
 #[test]
 fn semeval_pairs_are_one_story_when_people_say_so() {

@@ -56,7 +56,7 @@ pub fn explain(
 ) -> Result<Explanation, StoryConfigError> {
     let mut stage = StoryStage::new(config.clone())?;
     let (first, mut words) = stage.features_with_words(a, true);
-    let first_entities: Vec<String> = first.entity_keys().collect();
+    let first_entities = first.entity_keys.clone();
     let first_places = first.places.clone();
     let first_topics = first.topics.clone();
     stage.add(first, ctx);
@@ -101,7 +101,7 @@ pub fn explain(
         threshold: config.threshold,
         text: score.text,
         shared_terms,
-        shared_entities: shared(second.entity_keys().collect(), &first_entities),
+        shared_entities: shared(second.entity_keys.clone(), &first_entities),
         entity_overlap: score.entities,
         entity_weight: config.bonus.entities,
         shared_places: shared(second.places.clone(), &first_places),

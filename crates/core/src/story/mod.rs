@@ -54,16 +54,10 @@ pub struct Features {
     pub vector: Vector,
     /// (Wikidata id, name, mentions).
     pub entities: Vec<(Option<String>, String, u64)>,
+    /// The keys the entities are counted under (Wikidata id, else `name:<name>`).
+    pub entity_keys: Vec<String>,
     pub places: Vec<String>,
     pub topics: Vec<String>,
-}
-
-impl Features {
-    fn entity_keys(&self) -> impl Iterator<Item = String> + '_ {
-        self.entities
-            .iter()
-            .map(|(id, name, _)| tally::entity_key(id.as_deref(), name))
-    }
 }
 
 /// The parts of a similarity.
@@ -299,7 +293,18 @@ impl StoryStage {
             .into_iter()
             .collect();
         places.dedup();
+        let entities: Vec<(Option<String>, String, u64)> = article
+            .entities
+            .iter()
+            // Places are the `places` evidence (datelines); people and organizations here.
+            .filter(|e| e.entity_type != EntityType::Place || e.id.is_some())
+            .map(|e| (e.id.clone(), e.name.clone(), u64::from(e.mentions)))
+            .collect();
         let features = Features {
+            entity_keys: entities
+                .iter()
+                .map(|(id, name, _)| tally::entity_key(id.as_deref(), name))
+                .collect(),
             id: a.id.clone(),
             source: a.source.clone(),
             title: a.title.clone(),
@@ -307,13 +312,7 @@ impl StoryStage {
             time: a.event_time(),
             stated_time: a.published_at.or(a.fetched_at),
             vector,
-            entities: article
-                .entities
-                .iter()
-                // Places are the `places` evidence (datelines); people and organizations here.
-                .filter(|e| e.entity_type != EntityType::Place || e.id.is_some())
-                .map(|e| (e.id.clone(), e.name.clone(), u64::from(e.mentions)))
-                .collect(),
+            entities,
             places,
             topics: article.topics.iter().map(|t| t.id.clone()).collect(),
         };
@@ -430,24 +429,15 @@ impl StoryStage {
         } else {
             0.0
         };
-        let entities = tally::overlap(
-            features.entity_keys(),
-            features.entities.len(),
-            |key| story.entities.contains(key),
-            story.entities.len(),
-        );
-        let places = tally::overlap(
-            features.places.iter().cloned(),
-            features.places.len(),
-            |p| story.places.contains(p),
-            story.places.len(),
-        );
-        let topics = tally::overlap(
-            features.topics.iter().cloned(),
-            features.topics.len(),
-            |t| story.topics.contains(t),
-            story.topics.len(),
-        );
+        let entities = tally::overlap(&features.entity_keys, story.entities.len(), |key| {
+            story.entities.contains(key)
+        });
+        let places = tally::overlap(&features.places, story.places.len(), |p| {
+            story.places.contains(p)
+        });
+        let topics = tally::overlap(&features.topics, story.topics.len(), |t| {
+            story.topics.contains(t)
+        });
         let time_gap_seconds = match (features.stated_time, story.last_stated) {
             (Some(a), Some(b)) => Some((a - b).num_seconds().abs()),
             _ => None,

@@ -24,20 +24,31 @@ fn term_hash(folded: &str) -> Term {
     xxh3_64(folded.as_bytes()) as u32
 }
 
-/// Lowercase, and a plural `s` off (`talks` → `talk`, not `press` or `us`), so the singular and
-/// plural of a word meet. Deliberately light: a stemmer would join words that news keeps apart.
-fn fold(word: &str) -> String {
-    let mut folded = word.to_lowercase();
-    let n = folded.chars().count();
-    if n > 3
-        && folded.ends_with('s')
-        && !folded.ends_with("ss")
-        && !folded.ends_with("us")
-        && !folded.ends_with("is")
-    {
-        folded.pop();
+/// Lowercase into `out`, and a plural `s` off (`talks` → `talk`, not `press` or `us`), so the
+/// singular and plural of a word meet. Deliberately light: a stemmer would join words that
+/// news keeps apart.
+fn fold_into(word: &str, out: &mut String) {
+    out.clear();
+    if word.is_ascii() {
+        out.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        out.extend(word.chars().flat_map(char::to_lowercase));
     }
-    folded
+    if out.len() > 3
+        && out.chars().nth(3).is_some()
+        && out.ends_with('s')
+        && !out.ends_with("ss")
+        && !out.ends_with("us")
+        && !out.ends_with("is")
+    {
+        out.pop();
+    }
+}
+
+fn fold(word: &str) -> String {
+    let mut out = String::new();
+    fold_into(word, &mut out);
+    out
 }
 
 /// One token of a text: its folded form and whether it was written as a name (a capital
@@ -51,16 +62,26 @@ pub struct Token {
 /// The words of a text: runs of letters and digits, at least two characters long.
 pub fn tokens(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
+    each_token(text, &mut String::new(), |folded, name| {
+        out.push(Token {
+            folded: folded.to_owned(),
+            name,
+        });
+    });
+    out
+}
+
+/// Calls `f` with each word's folded form (in `buffer`, reused) and whether it is a name.
+fn each_token(text: &str, buffer: &mut String, mut f: impl FnMut(&str, bool)) {
     let mut sentence_start = true;
     let mut word_start: Option<usize> = None;
-    let mut flush = |start: usize, end: usize, sentence_start: &mut bool| {
-        let word = &text[start..end];
-        if word.chars().count() >= 2 {
-            let name = !*sentence_start && word.chars().next().is_some_and(char::is_uppercase);
-            out.push(Token {
-                folded: fold(word),
-                name,
-            });
+    let mut flush = |word: &str, sentence_start: &mut bool| {
+        let mut chars = word.chars();
+        let first = chars.next();
+        if chars.next().is_some() {
+            let name = !*sentence_start && first.is_some_and(char::is_uppercase);
+            fold_into(word, buffer);
+            f(buffer, name);
         }
         *sentence_start = false;
     };
@@ -72,24 +93,23 @@ pub fn tokens(text: &str) -> Vec<Token> {
             continue;
         }
         if let Some(start) = word_start.take() {
-            flush(start, i, &mut sentence_start);
+            flush(&text[start..i], &mut sentence_start);
         }
         if matches!(c, '.' | '!' | '?' | '\n' | ':' | '"' | '\u{201C}') {
             sentence_start = true;
         }
     }
     if let Some(start) = word_start {
-        flush(start, text.len(), &mut sentence_start);
+        flush(&text[start..], &mut sentence_start);
     }
-    out
 }
 
 /// Document frequencies: the prior's, then what the stream adds.
 #[derive(Debug, Clone)]
 pub struct Frequencies {
-    prior: &'static HashMap<Term, f32>,
+    /// Zipf values per term; turned into prior document frequencies once, in `prior_df`.
+    prior_df: HashMap<Term, f32>,
     prior_documents: f64,
-    prior_words: f64,
     stream: HashMap<Term, u32>,
     documents: u64,
 }
@@ -116,10 +136,18 @@ fn prior_table() -> &'static HashMap<Term, f32> {
 
 impl Frequencies {
     pub fn new(config: &StoryConfig) -> Self {
+        let prior_df = prior_table()
+            .iter()
+            .map(|(term, zipf)| {
+                let per_word = 10f64.powf(f64::from(*zipf) - 9.0);
+                let df = config.prior_documents
+                    * (1.0 - (-config.prior_document_words * per_word).exp());
+                (*term, df as f32)
+            })
+            .collect();
         Self {
-            prior: prior_table(),
+            prior_df,
             prior_documents: config.prior_documents,
-            prior_words: config.prior_document_words,
             stream: HashMap::new(),
             documents: 0,
         }
@@ -147,10 +175,7 @@ impl Frequencies {
     /// `prior_documents` documents in which a word of frequency `f` (per word) appears with
     /// probability `1 - exp(-prior_document_words · f)`.
     pub fn idf(&self, term: Term) -> f64 {
-        let prior_df = self.prior.get(&term).map_or(0.0, |zipf| {
-            let per_word = 10f64.powf(f64::from(*zipf) - 9.0);
-            self.prior_documents * (1.0 - (-self.prior_words * per_word).exp())
-        });
+        let prior_df = self.prior_df.get(&term).map_or(0.0, |df| f64::from(*df));
         let df = prior_df + f64::from(self.stream.get(&term).copied().unwrap_or(0));
         let n = self.prior_documents + self.documents as f64;
         ((n + 1.0) / (df + 0.5)).ln().max(0.0)
@@ -183,16 +208,20 @@ impl Counts {
         keep_words: bool,
     ) -> Self {
         let mut counts = Counts::default();
+        let mut buffer = String::new();
         let mut add = |text: &str, field: fn(&mut TermCount) -> &mut u32| {
-            for token in tokens(text) {
-                let term = term_hash(&token.folded);
+            each_token(text, &mut buffer, |folded, name| {
+                let term = term_hash(folded);
                 let count = counts.terms.entry(term).or_default();
                 *field(count) += 1;
-                count.names += u32::from(token.name);
+                count.names += u32::from(name);
                 if keep_words {
-                    counts.words.entry(term).or_insert(token.folded);
+                    counts
+                        .words
+                        .entry(term)
+                        .or_insert_with(|| folded.to_owned());
                 }
-            }
+            });
         };
         if let Some(title) = title {
             add(title, |c| &mut c.title);
