@@ -9,6 +9,8 @@
 //! open stories. The bytes per open story (`memory_bytes() / open_stories()`) are printed after
 //! the pre-fill.
 //!
+//! Measured with mimalloc, the allocator the binaries use.
+//!
 //! `cargo bench -p newsflow-core --bench story` measures (criterion passes `--bench`);
 //! `cargo test --benches` runs each case once with a small stage as a smoke test.
 
@@ -23,6 +25,11 @@ use newsflow_core::StageContext;
 use newsflow_core::event::{DedupInfo, DedupStatus, EnrichedArticle, NormalizedArticle};
 use newsflow_core::story::{StoryConfig, StoryStage, terms::PRIOR_TSV};
 use newsflow_testkit::synthetic::{Numbers, vocabulary};
+
+/// The allocator of every newsflow binary (`newsflow run`, the services), so the figures are
+/// the stage's as it runs there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")

@@ -106,7 +106,7 @@ impl Default for StoryConfig {
             index_terms: 12,
             query_terms: 12,
             max_postings: 128,
-            max_candidates: 16,
+            max_candidates: 8,
             prior_documents: 1000.0,
             prior_document_words: 300.0,
             max_future_skew: Duration::from_secs(24 * 3600),

@@ -24,7 +24,7 @@ pub mod terms;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::xxh3_64;
@@ -37,7 +37,7 @@ use crate::error::{ErrorKind, StageError};
 use crate::event::{DuplicateNotice, EnrichedArticle, EntityType, Event};
 use crate::stage::StageContext;
 use tally::{EntityTally, Tally};
-use terms::{Counts, Frequencies, Term, Vector};
+use terms::{Counts, Frequencies, HashKeyed, Term, Vector};
 
 /// What an article brings to a story, computed once.
 #[derive(Debug, Clone)]
@@ -162,16 +162,16 @@ pub struct StoryStage {
     free: Vec<u32>,
     next_serial: u64,
     /// Term → (slot, the story's normalized centroid weight of the term), oldest first.
-    index: HashMap<Term, VecDeque<(u32, f32)>>,
+    index: HashKeyed<Term, VecDeque<(u32, f32)>>,
     /// Article id hash → slot of its story.
-    article_story: HashMap<u64, u32>,
+    article_story: HashKeyed<u64, u32>,
     /// (last_updated, slot, serial): the earliest to expire on top; stale entries are skipped.
     expiry: BinaryHeap<Reverse<(DateTime<Utc>, u32, u64)>>,
-    held: HashMap<u64, Vec<Held>>,
+    held: HashKeyed<u64, Vec<Held>>,
     held_order: VecDeque<(DateTime<Utc>, u64)>,
     /// The newest event time seen (clamped to the clock plus `max_future_skew`).
     watermark: Option<DateTime<Utc>>,
-    accumulator: HashMap<u32, f32>,
+    accumulator: HashKeyed<u32, f32>,
     stats: StoryStats,
 }
 
@@ -188,13 +188,13 @@ impl StoryStage {
             slots: Vec::new(),
             free: Vec::new(),
             next_serial: 0,
-            index: HashMap::new(),
-            article_story: HashMap::new(),
+            index: HashKeyed::default(),
+            article_story: HashKeyed::default(),
             expiry: BinaryHeap::new(),
-            held: HashMap::new(),
+            held: HashKeyed::default(),
             held_order: VecDeque::new(),
             watermark: None,
-            accumulator: HashMap::new(),
+            accumulator: HashKeyed::default(),
             stats: StoryStats::default(),
         })
     }
@@ -217,7 +217,7 @@ impl StoryStage {
     /// capacity with one control byte per bucket).
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
-        fn table<K, V>(map: &HashMap<K, V>) -> usize {
+        fn table<K, V>(map: &HashKeyed<K, V>) -> usize {
             map.capacity() * (size_of::<(K, V)>() + 1)
         }
         let stories: usize = self
@@ -274,7 +274,7 @@ impl StoryStage {
         &mut self,
         article: &EnrichedArticle,
         keep_words: bool,
-    ) -> (Features, HashMap<Term, String>) {
+    ) -> (Features, HashKeyed<Term, String>) {
         let a = &article.article;
         let counts = Counts::of(
             a.title.as_deref(),
@@ -531,8 +531,8 @@ impl StoryStage {
             indexed: Vec::new(),
             representative: Representative {
                 id: features.id.clone(),
-                title: features.title.clone(),
-                lede: features.lede.clone(),
+                title: None,
+                lede: None,
                 vector: terms::heaviest(&features.vector, REPRESENTATIVE_TERMS),
             },
             article_count: 0,
@@ -544,6 +544,8 @@ impl StoryStage {
             places: Tally::default(),
         };
         count_in(&mut story, &features, &self.config);
+        story.representative.title = features.title;
+        story.representative.lede = features.lede;
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(story);

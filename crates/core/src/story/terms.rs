@@ -2,6 +2,7 @@
 //! top of a shipped prior, and TF-IDF vectors over title, lede and body.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -15,6 +16,38 @@ pub const PRIOR_TSV: &str = include_str!("../../story/prior-en.tsv");
 /// A term: the 32-bit hash of its folded form. Collisions among the words of two articles are
 /// rare enough not to matter (about one in four billion per pair of distinct words).
 pub type Term = u32;
+
+/// Hashes keys that already are hashes (terms, hashed article ids): one multiply spreads them
+/// over the table's bits, far cheaper than SipHash on the stage's hottest maps. The keys come
+/// from xxh3, so flooding one bucket would take inputs crafted against it; a slower table,
+/// not a wrong answer, is the worst that does.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PrehashedHasher(u64);
+
+const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(SPREAD);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(SPREAD);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(SPREAD);
+    }
+}
+
+/// A map keyed by a term or another hash.
+pub type HashKeyed<K, V> = HashMap<K, V, BuildHasherDefault<PrehashedHasher>>;
 
 /// A sparse vector, sorted by term.
 pub type Vector = Vec<(Term, f32)>;
@@ -108,9 +141,9 @@ fn each_token(text: &str, buffer: &mut String, mut f: impl FnMut(&str, bool)) {
 #[derive(Debug, Clone)]
 pub struct Frequencies {
     /// Zipf values per term; turned into prior document frequencies once, in `prior_df`.
-    prior_df: HashMap<Term, f32>,
+    prior_df: HashKeyed<Term, f32>,
     prior_documents: f64,
-    stream: HashMap<Term, u32>,
+    stream: HashKeyed<Term, u32>,
     documents: u64,
 }
 
@@ -148,7 +181,7 @@ impl Frequencies {
         Self {
             prior_df,
             prior_documents: config.prior_documents,
-            stream: HashMap::new(),
+            stream: HashKeyed::default(),
             documents: 0,
         }
     }
@@ -186,9 +219,9 @@ impl Frequencies {
 /// how often it was written as a name.
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
-    terms: HashMap<Term, TermCount>,
+    terms: HashKeyed<Term, TermCount>,
     /// Folded words by term, kept only when asked (for explanations).
-    pub words: HashMap<Term, String>,
+    pub words: HashKeyed<Term, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -207,7 +240,10 @@ impl Counts {
         body: impl IntoIterator<Item = &'a str>,
         keep_words: bool,
     ) -> Self {
-        let mut counts = Counts::default();
+        let mut counts = Counts {
+            terms: HashKeyed::with_capacity_and_hasher(256, Default::default()),
+            words: HashKeyed::default(),
+        };
         let mut buffer = String::new();
         let mut add = |text: &str, field: fn(&mut TermCount) -> &mut u32| {
             each_token(text, &mut buffer, |folded, name| {
