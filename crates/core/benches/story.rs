@@ -97,30 +97,14 @@ impl Writer {
     ) -> EnrichedArticle {
         let title = self.paragraph(story, 8);
         let body: Vec<String> = (0..paragraphs).map(|_| self.paragraph(story, 58)).collect();
+        let id = format!(
+            "{:032x}",
+            u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+        );
         EnrichedArticle {
             article: NormalizedArticle {
-                id: format!(
-                    "{:032x}",
-                    u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
-                ),
-                revision: 1,
-                source: format!("outlet-{}", n % 50),
-                url: None,
                 title: Some(title),
-                section: None,
-                authors: Vec::new(),
-                published_at: Some(time),
-                published_at_raw: None,
-                dateline: None,
-                lede: None,
-                word_count: 0,
-                content_hash: format!("{:064x}", u128::from(n) << 1 | 1),
-                body,
-                related: Vec::new(),
-                language: Some("en".to_owned()),
-                fetched_at: None,
-                ingested_at: time,
-                normalized_at: time,
+                ..NormalizedArticle::from_body(&id, &format!("outlet-{}", n % 50), body, time)
             },
             dedup: DedupInfo {
                 status: DedupStatus::Unique,

@@ -17,25 +17,8 @@ fn ctx() -> StageContext {
 fn article(id: &str, source: &str, title: &str, body: &str, at: DateTime<Utc>) -> EnrichedArticle {
     EnrichedArticle {
         article: NormalizedArticle {
-            id: id.to_owned(),
-            revision: 1,
-            source: source.to_owned(),
-            url: None,
             title: Some(title.to_owned()),
-            section: None,
-            authors: Vec::new(),
-            published_at: Some(at),
-            published_at_raw: None,
-            dateline: None,
-            lede: None,
-            body: vec![body.to_owned()],
-            related: Vec::new(),
-            language: Some("en".to_owned()),
-            word_count: 0,
-            content_hash: "0".repeat(64),
-            fetched_at: None,
-            ingested_at: at,
-            normalized_at: at,
+            ..NormalizedArticle::from_body(id, source, vec![body.to_owned()], at)
         },
         dedup: DedupInfo {
             status: DedupStatus::Unique,
