@@ -165,9 +165,11 @@ pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
         Some(path) => load_taxonomy(path)?,
         None => Taxonomy::default(),
     };
+    // Read (and so checked) even without --stories: a broken file should not wait to be found.
+    let story_settings = story_config(options.story_config.as_deref())?;
     let mut stories = match &options.stories {
         Some(path) => {
-            let config = story_config(options.story_config.as_deref())?;
+            let config = story_settings;
             let stage = StoryStage::new(config).context("story settings")?;
             Some(Stories {
                 stage,
