@@ -151,6 +151,40 @@ pub struct NormalizedArticle {
 }
 
 impl NormalizedArticle {
+    /// An article known only by its id, source, body paragraphs and publication time (also its
+    /// ingest and normalize time): no url, title, lede or other metadata, revision 1, and the
+    /// `content_hash` and `word_count` the normalizer would compute. For synthetic streams,
+    /// tests and benchmarks; set other fields with struct update syntax.
+    pub fn from_body(
+        id: &str,
+        source: &str,
+        body: Vec<String>,
+        published_at: DateTime<Utc>,
+    ) -> Self {
+        let (content_hash, word_count) = crate::normalize::clean::hash_and_count(&body);
+        Self {
+            id: id.to_owned(),
+            revision: 1,
+            source: source.to_owned(),
+            url: None,
+            title: None,
+            section: None,
+            authors: Vec::new(),
+            published_at: Some(published_at),
+            published_at_raw: None,
+            dateline: None,
+            lede: None,
+            body,
+            related: Vec::new(),
+            language: None,
+            word_count,
+            content_hash,
+            fetched_at: None,
+            ingested_at: published_at,
+            normalized_at: published_at,
+        }
+    }
+
     /// The time the story happened as far as newsflow can tell: `published_at`, else
     /// `fetched_at`, else `ingested_at`. The dedup window runs on it.
     pub fn event_time(&self) -> DateTime<Utc> {
@@ -478,7 +512,7 @@ fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>
         .map(|time| time.with_timezone(&Utc)))
 }
 
-mod rfc3339 {
+pub(crate) mod rfc3339 {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -31,6 +31,11 @@ pub fn id_for_file(source: &str, relative_path: &str) -> String {
     hash_id("file", source, relative_path)
 }
 
+/// The id of the story an article opened: stable, whatever joins or leaves the story later.
+pub fn id_for_story(first_article_id: &str) -> String {
+    hash_id("story", "", first_article_id)
+}
+
 /// The id of an article known by its URL (canonicalized first).
 pub fn id_for_url(source: &str, url: &str) -> String {
     hash_id(

@@ -15,6 +15,7 @@ pub mod event;
 pub mod ids;
 pub mod normalize;
 pub mod stage;
+pub mod story;
 pub mod tag;
 pub mod topics;
 
@@ -23,4 +24,5 @@ pub use error::{ErrorKind, Rejection, StageError};
 pub use event::{Event, EventKind, RawEvent};
 pub use normalize::{NormalizeConfig, NormalizeStage};
 pub use stage::{Chain, Emit, Route, Stage, StageContext, StateChange};
+pub use story::{StoryConfig, StoryRecord, StoryStage};
 pub use tag::{TagStage, Taxonomy};

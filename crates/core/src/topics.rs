@@ -30,6 +30,9 @@ pub const DUPLICATES: &str = "news.duplicates.v1";
 pub const ENRICHED: &str = "news.enriched.v1";
 pub const DLQ: &str = "news.dlq.v1";
 pub const DEDUP_STATE: &str = "newsflow.dedup-state.v1";
+/// Story records (`schemas/story.v1.schema.json`), keyed by story id.
+pub const STORIES: &str = "news.stories.v1";
+pub const STORY_STATE: &str = "newsflow.story-state.v1";
 
 /// The fixed topics. Per-tag topics (`news.topic.<topic-id>.v1`) come from the taxonomy.
 pub const TOPICS: &[TopicSpec] = &[
@@ -74,6 +77,20 @@ pub const TOPICS: &[TopicSpec] = &[
         kind: None,
         cleanup: Cleanup::Compact,
         description: "deduplicator fingerprints, read in full by every instance",
+    },
+    TopicSpec {
+        name: STORIES,
+        // Story records are not article events: keyed by story id, compacted so the latest
+        // record of a story is its current state.
+        kind: None,
+        cleanup: Cleanup::Compact,
+        description: "story records: one per change of a story, keyed by story id",
+    },
+    TopicSpec {
+        name: STORY_STATE,
+        kind: None,
+        cleanup: Cleanup::Compact,
+        description: "the story stage's open stories and learned frequencies",
     },
 ];
 

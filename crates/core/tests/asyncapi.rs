@@ -97,6 +97,33 @@ fn every_declared_topic_is_documented_with_its_contract() {
 }
 
 #[test]
+fn the_story_topics_are_documented_compacted_and_keyed_by_story_id() {
+    let doc = document();
+    for name in [
+        newsflow_core::topics::STORIES,
+        newsflow_core::topics::STORY_STATE,
+    ] {
+        let spec = TOPICS.iter().find(|t| t.name == name).unwrap();
+        assert_eq!(spec.cleanup, newsflow_core::topics::Cleanup::Compact);
+        let channel = channel(&doc, name);
+        let bindings = resolve(&doc, &channel["bindings"]);
+        assert_eq!(
+            bindings["kafka"]["topicConfiguration"]["cleanup.policy"][0], "compact",
+            "{name}"
+        );
+    }
+    let channel = channel(&doc, newsflow_core::topics::STORIES);
+    let message = messages(&doc, channel)[0];
+    assert_eq!(message["payload"]["$ref"], "story.v1.schema.json");
+    assert!(
+        message["bindings"]["kafka"]["key"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("story id")
+    );
+}
+
+#[test]
 fn the_per_tag_stream_is_documented() {
     let doc = document();
     let address = tag_topic("{topicId}");

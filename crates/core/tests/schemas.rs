@@ -9,6 +9,7 @@ use newsflow_core::dead_letter::DeadLetterLine;
 use newsflow_core::event::{
     DeduplicatedArticle, DuplicateNotice, EnrichedArticle, NormalizedArticle, RawEvent,
 };
+use newsflow_core::story::StoryRecord;
 use newsflow_core::{ErrorKind, EventKind};
 use newsflow_testkit::{schema_errors, schemas_dir, validator};
 use serde_json::Value;
@@ -48,7 +49,7 @@ fn schema_stems() -> Vec<String> {
 #[test]
 fn every_schema_has_valid_and_invalid_examples_that_behave_as_named() {
     let stems = schema_stems();
-    assert_eq!(stems.len(), 6, "{stems:?}");
+    assert_eq!(stems.len(), 7, "{stems:?}");
     for stem in stems {
         let validator = validator(&format!("{stem}.schema.json"));
         for path in examples(&stem, "valid") {
@@ -105,6 +106,7 @@ fn rust_types_round_trip_through_the_schemas() {
     round_trip::<DuplicateNotice>("duplicate-notice.v1");
     round_trip::<EnrichedArticle>("enriched.v1");
     round_trip::<DeadLetterLine>("dead-letter-line.v1");
+    round_trip::<StoryRecord>("story.v1");
 }
 
 #[test]

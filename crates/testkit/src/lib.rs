@@ -2,6 +2,7 @@
 //! shared corpus and the test broker, and unique topic names so tests never see each other.
 
 pub mod kafka;
+pub mod scores;
 pub mod synthetic;
 
 use std::path::{Path, PathBuf};

@@ -182,6 +182,8 @@ pub fn extract(dir: &Path, worst: usize) -> anyhow::Result<Report> {
             max_content_bytes: newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES,
         },
         taxonomy: None,
+        stories: None,
+        story_config: None,
     })?;
     anyhow::ensure!(
         summary.succeeded(),

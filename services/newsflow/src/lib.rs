@@ -9,5 +9,6 @@ pub mod input;
 pub mod pipeline;
 pub mod probe;
 pub mod produce;
+pub mod stories;
 pub mod synth;
 pub mod taxonomy;

@@ -3,10 +3,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser as _};
 use newsflow::cli::{
-    Cli, Command, DlqCommand, EvalCommand, ProduceArgs, RelayArgs, RunArgs, TaxonomyCommand,
-    TopicsCommand, TopicsCreateArgs,
+    Cli, Command, DlqCommand, EvalCommand, ProduceArgs, RelayArgs, RunArgs, StoriesCommand,
+    TaxonomyCommand, TopicsCommand, TopicsCreateArgs,
 };
-use newsflow::{dlq, pipeline, produce, taxonomy};
+use newsflow::{dlq, pipeline, produce, stories, taxonomy};
 use newsflow_core::stage::IdentityStage;
 use newsflow_runtime::topics::{
     TopicOutcome, TopicSettings, create_topics, replication_from_flags,
@@ -62,6 +62,16 @@ fn main() -> ExitCode {
                 }
                 Ok(())
             }),
+        Command::Stories(StoriesCommand::Explain(args)) => {
+            stories::explain_pair(&args).and_then(|why| {
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&why)?);
+                } else {
+                    print!("{}", stories::render(&why));
+                }
+                Ok(())
+            })
+        }
         Command::Probe(args) => match newsflow::probe::get_status(&args.url, args.timeout) {
             Ok(status) if (200..300).contains(&status) => Ok(()),
             Ok(status) => Err(anyhow::anyhow!("{} answered {status}", args.url)),
@@ -91,13 +101,18 @@ fn run(args: &RunArgs) -> ExitCode {
             let read = &summary.read;
             eprintln!(
                 "newsflow run: {} files and {} lines read, {} articles written, {} rejected, \
-{} files skipped (unknown extension), {} inputs unreadable",
+{} files skipped (unknown extension), {} inputs unreadable{}",
                 read.files,
                 read.lines,
                 summary.written,
                 summary.rejected,
                 read.skipped_files,
-                read.failures.len()
+                read.failures.len(),
+                if args.stories.is_some() {
+                    format!(", {} story records", summary.story_records)
+                } else {
+                    String::new()
+                }
             );
             for failure in &read.failures {
                 eprintln!("newsflow run: cannot read {failure}");

@@ -13,6 +13,7 @@ use newsflow_core::dead_letter::InputRef;
 use newsflow_core::dedup::{DedupConfig, DedupStage};
 use newsflow_core::normalize::{NormalizeConfig, NormalizeStage};
 use newsflow_core::stage::{Chain, ChainError};
+use newsflow_core::story::{StoryConfig, StoryStage};
 use newsflow_core::tag::{TagStage, Taxonomy};
 use newsflow_core::{Emit, Rejection, Route, StageContext, StageError};
 
@@ -65,6 +66,19 @@ pub fn load_taxonomy(path: &std::path::Path) -> anyhow::Result<Taxonomy> {
     })
 }
 
+/// Reads and validates a story settings file (`--story-config`).
+pub fn load_story_config(path: &std::path::Path) -> anyhow::Result<StoryConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the story settings {}", path.display()))?;
+    StoryConfig::from_yaml(&text)
+        .map_err(|err| anyhow::anyhow!("invalid story settings {}: {err}", path.display()))
+}
+
+/// The story settings: the file's, or the defaults.
+pub fn story_config(path: Option<&std::path::Path>) -> anyhow::Result<StoryConfig> {
+    path.map_or_else(|| Ok(StoryConfig::default()), load_story_config)
+}
+
 /// What `newsflow run` was asked to do.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -74,6 +88,10 @@ pub struct RunOptions {
     pub read: ReadOptions,
     /// The taxonomy file; `None`: the built-in taxonomy.
     pub taxonomy: Option<PathBuf>,
+    /// Where the story records go (JSON lines); `None`: the story stage does not run.
+    pub stories: Option<PathBuf>,
+    /// The story stage's settings file; `None`: the defaults.
+    pub story_config: Option<PathBuf>,
 }
 
 /// What a run did.
@@ -81,6 +99,8 @@ pub struct RunOptions {
 pub struct RunSummary {
     pub read: ReadStats,
     pub written: u64,
+    /// Story records written to `--stories`.
+    pub story_records: u64,
     pub rejected: u64,
     /// Inputs a stage could not process for a reason that was not the input's fault.
     pub failed: u64,
@@ -145,6 +165,19 @@ pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
         Some(path) => load_taxonomy(path)?,
         None => Taxonomy::default(),
     };
+    // Read (and so checked) even without --stories: a broken file should not wait to be found.
+    let story_settings = story_config(options.story_config.as_deref())?;
+    let mut stories = match &options.stories {
+        Some(path) => {
+            let config = story_settings;
+            let stage = StoryStage::new(config).context("story settings")?;
+            Some(Stories {
+                stage,
+                out: create(path, "--stories")?,
+            })
+        }
+        None => None,
+    };
     let (first, rest) = stages(options.read.max_content_bytes, Arc::new(taxonomy))?;
     let (mut first, mut rest) = (chain(first)?, chain(rest)?);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Normalized>(HANDOVER);
@@ -181,7 +214,14 @@ pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
         });
 
         let mut summary = RunSummary::default();
-        let written = write_all(&rx, &mut rest, &mut output, dlq.as_mut(), &mut summary);
+        let written = write_all(
+            &rx,
+            &mut rest,
+            &mut output,
+            dlq.as_mut(),
+            stories.as_mut(),
+            &mut summary,
+        );
         drop(rx);
         let read = reader
             .join()
@@ -191,18 +231,59 @@ pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
         if let Some(dlq) = dlq.as_mut() {
             dlq.flush().context("cannot write --dlq")?;
         }
+        if let Some(stories) = stories.as_mut() {
+            stories.out.flush().context("cannot write --stories")?;
+        }
         summary.read = read;
         Ok(summary)
     })
 }
 
+/// The fourth stage, when `--stories` asks for it: the story stage and its output.
+struct Stories {
+    stage: StoryStage,
+    out: BufWriter<Box<dyn Write>>,
+}
+
+impl Stories {
+    /// Feeds one output of the chain (an enriched article or a duplicate notice) to the story
+    /// stage and writes its records.
+    fn feed(
+        &mut self,
+        event: &newsflow_core::Event,
+        ctx: &StageContext,
+        summary: &mut RunSummary,
+    ) -> anyhow::Result<()> {
+        let records = match self.stage.process(event, ctx) {
+            Ok(records) => records,
+            // The chain only emits what the story stage takes; say so rather than stop.
+            Err(err) => {
+                eprintln!("newsflow run: stage {}: {err}", StoryStage::NAME);
+                return Ok(());
+            }
+        };
+        for record in records {
+            let json = serde_json::to_vec(&record).context("cannot serialize a story record")?;
+            self.out
+                .write_all(&json)
+                .context("cannot write --stories")?;
+            self.out
+                .write_all(b"\n")
+                .context("cannot write --stories")?;
+            summary.story_records += 1;
+        }
+        Ok(())
+    }
+}
+
 /// The second thread's work: the rest of the chain for every normalized input, then its
-/// outputs or its dead letter.
+/// outputs or its dead letter, and the story records of its outputs.
 fn write_all(
     rx: &std::sync::mpsc::Receiver<Normalized>,
     rest: &mut Chain,
     output: &mut impl Write,
     mut dlq: Option<&mut BufWriter<Box<dyn Write>>>,
+    mut stories: Option<&mut Stories>,
     summary: &mut RunSummary,
 ) -> anyhow::Result<()> {
     for item in rx {
@@ -226,6 +307,9 @@ fn write_all(
                     output.write_all(&json).context("cannot write the output")?;
                     output.write_all(b"\n").context("cannot write the output")?;
                     summary.written += 1;
+                    if let Some(stories) = stories.as_mut() {
+                        stories.feed(&emit.event, &item.ctx, summary)?;
+                    }
                 }
                 continue;
             }

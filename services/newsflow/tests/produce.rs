@@ -170,6 +170,10 @@ async fn topics_create_is_idempotent_and_configures_every_topic() {
         .unwrap();
     let raw = format!("{prefix}news.raw.v1");
     let state = format!("{prefix}newsflow.dedup-state.v1");
+    let stories = format!("{prefix}news.stories.v1");
+    let story_state = format!("{prefix}newsflow.story-state.v1");
+    assert!(first.contains(&format!("created {stories}")), "{first}");
+    assert!(first.contains(&format!("created {story_state}")), "{first}");
     // A new topic's configuration reaches the broker's metadata cache shortly after creation.
     let mut values = Vec::new();
     for _ in 0..100 {
@@ -178,6 +182,8 @@ async fn topics_create_is_idempotent_and_configures_every_topic() {
                 [
                     &ResourceSpecifier::Topic(&raw),
                     &ResourceSpecifier::Topic(&state),
+                    &ResourceSpecifier::Topic(&stories),
+                    &ResourceSpecifier::Topic(&story_state),
                 ],
                 &AdminOptions::new(),
             )
@@ -194,6 +200,8 @@ async fn topics_create_is_idempotent_and_configures_every_topic() {
             value(0, "max.message.bytes"),
             value(0, "cleanup.policy"),
             value(1, "cleanup.policy"),
+            value(2, "cleanup.policy"),
+            value(3, "cleanup.policy"),
             value(0, "min.insync.replicas"),
         ];
         if values.iter().all(Option::is_some) {
@@ -202,10 +210,12 @@ async fn topics_create_is_idempotent_and_configures_every_topic() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // One replica on the test broker: min.insync.replicas follows it down to 1.
-    let expected = ["9000000", "delete", "compact", "1"].map(|v| Some(v.to_owned()));
+    let expected =
+        ["9000000", "delete", "compact", "compact", "compact", "1"].map(|v| Some(v.to_owned()));
     assert_eq!(
         values, expected,
-        "max.message.bytes and cleanup.policy of raw and state topics, min.insync.replicas"
+        "max.message.bytes and cleanup.policy of raw, dedup state, stories and story state; \
+         min.insync.replicas"
     );
     let metadata = admin
         .inner()

@@ -94,8 +94,8 @@ impl DedupConfig {
     }
 }
 
-/// Durations as humantime text (`"7d"`, `"1h 30m"`).
-mod humantime_text {
+/// Durations as humantime text (`"7d"`, `"1h 30m"`); the story stage's config uses it too.
+pub(crate) mod humantime_text {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};

@@ -74,7 +74,7 @@
 //!
 //! [`NormalizedArticle::event_time`]: crate::event::NormalizedArticle::event_time
 
-mod config;
+pub(crate) mod config;
 mod sketch;
 mod state;
 mod window;

@@ -9,7 +9,7 @@
 //! Everything that differs between sites comes from [`NormalizeConfig`]; the code never
 //! branches on a source name.
 
-mod clean;
+pub(crate) mod clean;
 mod config;
 mod dates;
 mod feed;

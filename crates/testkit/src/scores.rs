@@ -1,0 +1,106 @@
+//! Scoring helpers for the evaluation tests: pairwise confusion counts and correlation, and the
+//! SemEval-2022 Task 8 pairs of the shared corpus.
+
+/// Counts of a yes/no decision against a gold answer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Confusion {
+    pub tp: u32,
+    pub fp: u32,
+    pub fn_: u32,
+    pub tn: u32,
+}
+
+impl Confusion {
+    /// Counts one decision (`predicted`) against the gold answer (`actual`).
+    pub fn add(&mut self, actual: bool, predicted: bool) {
+        match (actual, predicted) {
+            (true, true) => self.tp += 1,
+            (true, false) => self.fn_ += 1,
+            (false, true) => self.fp += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+
+    pub fn precision(&self) -> f64 {
+        f64::from(self.tp) / f64::from((self.tp + self.fp).max(1))
+    }
+
+    pub fn recall(&self) -> f64 {
+        f64::from(self.tp) / f64::from((self.tp + self.fn_).max(1))
+    }
+
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+}
+
+/// Pearson's correlation of two equally long series (NaN when either is constant).
+pub fn pearson(xs: &[f64], ys: &[f64]) -> f64 {
+    let n = xs.len() as f64;
+    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
+    let sxy: f64 = xs.iter().zip(ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>().sqrt();
+    let sy: f64 = ys.iter().map(|y| (y - my).powi(2)).sum::<f64>().sqrt();
+    sxy / (sx * sy)
+}
+
+/// One English–English pair of SemEval-2022 Task 8, rated by people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SemevalPair {
+    /// `training` or `testing`.
+    pub split: &'static str,
+    pub ids: (String, String),
+    pub texts: (String, String),
+    /// 1 = the same story … 4 = unrelated.
+    pub overall: f64,
+}
+
+/// The English–English pairs of both splits, in file order.
+pub fn semeval_english_pairs() -> Vec<SemevalPair> {
+    let dir = crate::corpus_dir().join("semeval2022-task8");
+    let mut pairs = Vec::new();
+    for (split, file) in [
+        ("training", "training_set.csv"),
+        ("testing", "testing_set.csv"),
+    ] {
+        let path = dir.join(file);
+        let mut reader =
+            csv::Reader::from_path(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        let headers = reader.headers().expect("a header row").clone();
+        let column = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .unwrap_or_else(|| panic!("{}: no column {name}", path.display()))
+        };
+        let (pair, lang1, lang2, text1, text2, overall) = (
+            column("pair_id"),
+            column("lang1"),
+            column("lang2"),
+            column("text1"),
+            column("text2"),
+            column("Overall"),
+        );
+        for record in reader.records() {
+            let record = record.unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            if &record[lang1] != "en" || &record[lang2] != "en" {
+                continue;
+            }
+            let (a, b) = record[pair]
+                .split_once('_')
+                .expect("pair_id is <id1>_<id2>");
+            pairs.push(SemevalPair {
+                split,
+                ids: (a.to_owned(), b.to_owned()),
+                texts: (record[text1].to_owned(), record[text2].to_owned()),
+                overall: record[overall].parse().expect("Overall is a number"),
+            });
+        }
+    }
+    pairs
+}

@@ -1,0 +1,171 @@
+//! `newsflow stories explain A B`: why two articles are, or are not, one story.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES;
+use newsflow_core::event::EnrichedArticle;
+use newsflow_core::story::{Explanation, StoryConfig, explain};
+use newsflow_core::tag::Taxonomy;
+use newsflow_core::{Event, StageContext};
+
+use crate::cli::StoriesExplainArgs;
+use crate::input::{Input, ReadOptions, ReadStats, read_inputs};
+use crate::pipeline::{default_chain, load_taxonomy, story_config};
+
+/// Reads one article by `newsflow run`'s INPUT rules and takes it through the pipeline's
+/// first three stages (a fresh chain, so it is never a duplicate of the other article).
+pub fn enriched_article(
+    input: &str,
+    taxonomy: &Arc<Taxonomy>,
+    ctx: &StageContext,
+) -> anyhow::Result<EnrichedArticle> {
+    let mut chain = default_chain(DEFAULT_MAX_CONTENT_BYTES, Arc::clone(taxonomy))?;
+    let mut stats = ReadStats::default();
+    let mut articles = Vec::new();
+    let options = ReadOptions {
+        source: None,
+        max_content_bytes: DEFAULT_MAX_CONTENT_BYTES,
+    };
+    read_inputs(&[Input::parse(input)], &options, &mut stats, |record| {
+        let raw = record
+            .outcome
+            .map_err(|rejected| anyhow::anyhow!("{input}: rejected: {}", rejected.rejection))?;
+        let emits = chain
+            .process(Event::Raw(raw), ctx)
+            .map_err(|err| anyhow::anyhow!("{input}: rejected: {err}"))?;
+        articles.extend(emits.into_iter().filter_map(|emit| match emit.event {
+            Event::Enriched(article) => Some(article),
+            _ => None,
+        }));
+        anyhow::Ok(())
+    })?;
+    if let Some(failure) = stats.failures.first() {
+        anyhow::bail!("cannot read {failure}");
+    }
+    match articles.len() {
+        1 => articles.pop().context("one article"),
+        0 => anyhow::bail!("{input}: no article read (is the extension one `newsflow run` reads?)"),
+        n => anyhow::bail!("{input}: holds {n} articles; give one article per argument"),
+    }
+}
+
+/// The explanation for the two inputs of `args`.
+pub fn explain_pair(args: &StoriesExplainArgs) -> anyhow::Result<Explanation> {
+    let config = story_config(args.story_config.path.as_deref())?;
+    let taxonomy = Arc::new(match &args.taxonomy {
+        Some(path) => load_taxonomy(path)?,
+        None => Taxonomy::default(),
+    });
+    let ctx = StageContext::at(Utc::now());
+    let a = enriched_article(&args.a, &taxonomy, &ctx)?;
+    let b = enriched_article(&args.b, &taxonomy, &ctx)?;
+    explain_articles(&config, &a, &b, &ctx)
+}
+
+/// The explanation for two enriched articles.
+pub fn explain_articles(
+    config: &StoryConfig,
+    a: &EnrichedArticle,
+    b: &EnrichedArticle,
+    ctx: &StageContext,
+) -> anyhow::Result<Explanation> {
+    explain(config, a, b, ctx).context("story settings")
+}
+
+/// The report for people.
+pub fn render(why: &Explanation) -> String {
+    let mut out = String::new();
+    let verdict = if why.same_story {
+        "same story"
+    } else {
+        "different stories"
+    };
+    let _ = writeln!(
+        out,
+        "similarity {:.3} (threshold {:.3}): {verdict}",
+        why.similarity, why.threshold
+    );
+    let _ = writeln!(
+        out,
+        "text cosine {:.3} (title, lede and body terms, TF-IDF)",
+        why.text
+    );
+    let terms: Vec<String> = why
+        .shared_terms
+        .iter()
+        .map(|t| format!("{} {:.3}", t.term, t.weight))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  shared terms: {}",
+        if terms.is_empty() {
+            "none".to_owned()
+        } else {
+            terms.join(", ")
+        }
+    );
+    for (what, shared, overlap, weight) in [
+        (
+            "entities",
+            &why.shared_entities,
+            why.entity_overlap,
+            why.entity_weight,
+        ),
+        (
+            "places",
+            &why.shared_places,
+            why.place_overlap,
+            why.place_weight,
+        ),
+        (
+            "topics",
+            &why.shared_topics,
+            why.topic_overlap,
+            why.topic_weight,
+        ),
+    ] {
+        let listed = if shared.is_empty() {
+            "none".to_owned()
+        } else {
+            shared.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "shared {what}: {listed} (overlap {overlap:.2} x weight {weight:.2} = +{:.3})",
+            overlap * weight
+        );
+    }
+    match why.time_gap_seconds {
+        Some(gap) => {
+            let _ = writeln!(
+                out,
+                "time gap: {} (factor {:.3})",
+                humanize(gap),
+                why.time_factor
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "time gap: unknown (an article states no time; no time term)"
+            );
+        }
+    }
+    out
+}
+
+fn humanize(seconds: i64) -> String {
+    let (days, hours, minutes) = (
+        seconds / 86_400,
+        (seconds % 86_400) / 3600,
+        (seconds % 3600) / 60,
+    );
+    match (days, hours) {
+        (0, 0) => format!("{minutes}m"),
+        (0, _) => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
