@@ -207,6 +207,8 @@ fn bylines_as_people_write_them() {
         ("Posted by Konstantin 21.10.2019", vec!["Konstantin"]),
         ("Par Loïc Le Clerc le 07 mai 2020", vec!["Loïc Le Clerc"]),
         ("Heiko Sauer Do 9 Apr 2020", vec!["Heiko Sauer"]),
+        ("By Mei Sun", vec!["Mei Sun"]),
+        ("Von Anna Roth am 3. Mai 2021", vec!["Anna Roth"]),
     ] {
         let html = format!(
             "<html><body><article><h1>Council approves new cycle lanes</h1>\

@@ -409,14 +409,15 @@ fn cut_name_tail(mut text: &str) -> &str {
     // A date after the name (`Anna Roth 12.03.2020`, `Anna Roth20. November 2018`,
     // `Anna Roth 9 Apr`), not the digits of an account (`freeman1984`).
     let bytes = text.as_bytes();
-    if let Some(at) = (1..bytes.len()).find(|&i| {
+    let date_at = (1..bytes.len()).find(|&i| {
         let run_end = (i..bytes.len())
             .find(|&j| !bytes[j].is_ascii_digit())
             .unwrap_or(bytes.len());
         bytes[i].is_ascii_digit()
             && !bytes[i - 1].is_ascii_digit()
             && (!bytes[i - 1].is_ascii_alphanumeric() || bytes.get(run_end) == Some(&b'.'))
-    }) {
+    });
+    if let Some(at) = date_at {
         text = &text[..at];
     }
     // A weekday, a month, a role or "posted on" after the name ends it; so does a
@@ -425,17 +426,21 @@ fn cut_name_tail(mut text: &str) -> &str {
     let words = text.split_word_bound_indices_ascii();
     for (n, &(i, word)) in words.iter().enumerate() {
         let word = word.trim_end_matches([':', '.']).to_lowercase();
-        let before_day = words
-            .get(n + 1)
-            .is_none_or(|(_, next)| next.starts_with(|c: char| c.is_ascii_digit()));
-        // `am`, `le`, `on` end a name before a date or at the end (`Anna Roth am 3. Mai`),
-        // not inside it (`Loïc Le Clerc`).
+        let next = words.get(n + 1).map(|(_, next)| *next);
+        // Before a day, or last once the day was cut (`Heiko Sauer Do 9 Apr` → `… Do`).
+        let before_day = next.map_or(date_at.is_some(), |next| {
+            next.starts_with(|c: char| c.is_ascii_digit())
+        });
+        // `am`, `le`, `on` end a name before a date, or left at the end once a date was cut
+        // (`Anna Roth am 3. Mai`, `Anna Roth am`), not inside it (`Loïc Le Clerc`, `S. Um`).
         let before_date = before_day
-            || words.get(n + 1).is_some_and(|(_, next)| {
+            || next.is_some_and(|next| {
                 let next = next.trim_end_matches([':', '.', ',']).to_lowercase();
                 NAME_ENDERS.contains(&next.as_str())
                     || WEEKDAY_ABBREVIATIONS.contains(&next.as_str())
-            });
+            })
+            || (next.is_none() && DANGLING.contains(&word.as_str()));
+        // A weekday's abbreviation only before a day: `Mei Sun` is a name.
         if i > 0
             && ((NAME_ENDERS.contains(&word.as_str())
                 && (before_date || !PREPOSITIONS.contains(&word.as_str())))
@@ -529,6 +534,9 @@ const NAME_ENDERS: &[&str] = &[
 /// Name enders that are also words of names (`Le Clerc`, `El Hassan`): they end a name only
 /// before a date or at the end of the line.
 const PREPOSITIONS: &[&str] = &["am", "on", "at", "um", "le", "el", "il", "vor"];
+
+/// The prepositions that end a name at the end of a line, where a cut date left them.
+const DANGLING: &[&str] = &["am", "on", "le"];
 
 /// Weekdays abbreviated (English, German, French), which end a name only before a day.
 const WEEKDAY_ABBREVIATIONS: &[&str] = &[
