@@ -28,16 +28,8 @@ use newsflow_core::{NormalizeConfig, NormalizeStage};
 
 fn raw(id: usize, content_type: ContentType, content: String) -> RawEvent {
     RawEvent {
-        id: format!("bench-{id}"),
-        source: "bench".into(),
         url: Some(format!("https://news.example/story/{id}?utm_source=feed")),
-        fetched_at: None,
-        ingested_at: None,
-        content_type,
-        content: Some(content),
-        content_base64: None,
-        charset: None,
-        hints: None,
+        ..RawEvent::with_content(format!("bench-{id}"), "bench", content_type, content)
     }
 }
 

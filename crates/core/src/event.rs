@@ -102,6 +102,29 @@ pub struct RawEvent {
     pub hints: Option<Hints>,
 }
 
+impl RawEvent {
+    /// A page given as text, with no URL, times, charset or hints.
+    pub fn with_content(
+        id: impl Into<String>,
+        source: impl Into<String>,
+        content_type: ContentType,
+        content: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            source: source.into(),
+            url: None,
+            fetched_at: None,
+            ingested_at: None,
+            content_type,
+            content: Some(content.into()),
+            content_base64: None,
+            charset: None,
+            hints: None,
+        }
+    }
+}
+
 /// `SEOUL, June 16 (UPI) --`: where, when and by whom, as the article's first line says it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dateline {

@@ -31,18 +31,7 @@ fn ctx() -> StageContext {
 }
 
 fn raw(source: &str, content_type: ContentType, content: String) -> RawEvent {
-    RawEvent {
-        id: "article-1".into(),
-        source: source.into(),
-        url: None,
-        fetched_at: None,
-        ingested_at: None,
-        content_type,
-        content: Some(content),
-        content_base64: None,
-        charset: None,
-        hints: None,
-    }
+    RawEvent::with_content("article-1", source, content_type, content)
 }
 
 fn normalize_with(stage: &NormalizeStage, event: RawEvent) -> NormalizedArticle {
