@@ -50,6 +50,41 @@ pub fn id_for_content(source: &str, content: &str) -> String {
     hash_id("content", source, content)
 }
 
+/// Fills a raw event's `source` (with `default_source`, when given) and `id` where they are
+/// absent, null or empty, as `newsflow produce` and the gateway do: the id from the canonical
+/// `url`, else from the content, else from `fallback` (the record's own text). Returns the id.
+pub fn complete_raw_object(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    default_source: Option<&str>,
+    fallback: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    // Absent, null or empty: filled in. Any other non-string is left for the typed parse (or
+    // the schema) to reject.
+    let unset = |value: Option<&Value>| match value {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(_) => false,
+    };
+    if let Some(source) = default_source.filter(|_| unset(object.get("source"))) {
+        object.insert("source".into(), Value::from(source));
+    }
+    if unset(object.get("id")) {
+        let source = object.get("source").and_then(Value::as_str).unwrap_or("");
+        let text = |key: &str| object.get(key).and_then(Value::as_str);
+        let derived = if let Some(url) = text("url") {
+            id_for_url(source, url)
+        } else if let Some(content) = text("content").or_else(|| text("content_base64")) {
+            id_for_content(source, content)
+        } else {
+            // Nothing to derive it from: the decode step will say what is missing.
+            id_for_content(source, fallback)
+        };
+        object.insert("id".into(), Value::from(derived));
+    }
+    object.get("id").and_then(Value::as_str).map(str::to_owned)
+}
+
 /// The canonical form of an article URL: scheme and host lowercased (the `url` crate does that),
 /// default port, fragment and tracking parameters (`utm_*`, `fbclid`, …) removed, the remaining
 /// query kept in its order. `None` when the text is not an absolute http(s) URL.

@@ -396,35 +396,7 @@ pub fn raw_from_line(line: &[u8], source: &str) -> Result<RawEvent, Rejected> {
             ),
         });
     };
-    // Absent, null or empty: filled in. Any other non-string is left for the typed parse to
-    // reject as `invalid_field`.
-    let unset = |value: Option<&Value>| match value {
-        None | Some(Value::Null) => true,
-        Some(Value::String(s)) => s.is_empty(),
-        Some(_) => false,
-    };
-    if unset(object.get("source")) {
-        object.insert("source".into(), Value::from(source));
-    }
-    let source = object
-        .get("source")
-        .and_then(Value::as_str)
-        .unwrap_or(source)
-        .to_owned();
-    if unset(object.get("id")) {
-        let derived = if let Some(url) = object.get("url").and_then(Value::as_str) {
-            ids::id_for_url(&source, url)
-        } else if let Some(content) = object.get("content").and_then(Value::as_str) {
-            ids::id_for_content(&source, content)
-        } else if let Some(encoded) = object.get("content_base64").and_then(Value::as_str) {
-            ids::id_for_content(&source, encoded)
-        } else {
-            // Nothing to derive it from: the decode step will say what is missing.
-            ids::id_for_content(&source, &String::from_utf8_lossy(line))
-        };
-        object.insert("id".into(), Value::from(derived));
-    }
-    let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
+    let id = ids::complete_raw_object(&mut object, Some(source), &String::from_utf8_lossy(line));
     serde_json::from_value::<RawEvent>(Value::Object(object)).map_err(|err| Rejected {
         id,
         rejection: json_rejection(err),
