@@ -155,7 +155,9 @@ impl Hub {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; keep serving.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn clients(&self) -> usize {
@@ -271,7 +273,11 @@ mod tests {
             partition,
             offset,
             payload: format!("{{\"offset\":{offset}}}").into(),
-            entities: entities.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>().into(),
+            entities: entities
+                .iter()
+                .map(|e| (*e).to_owned())
+                .collect::<Vec<_>>()
+                .into(),
         }
     }
 
@@ -286,7 +292,9 @@ mod tests {
     async fn each_client_gets_what_it_asked_for() {
         let hub = Hub::new(16, 10, Arc::new(NoEvents));
         let mut war = hub.subscribe(filter(&["war"], None)).unwrap();
-        let mut kyiv = hub.subscribe(filter(&["war", "china"], Some(&["Q1899"]))).unwrap();
+        let mut kyiv = hub
+            .subscribe(filter(&["war", "china"], Some(&["Q1899"])))
+            .unwrap();
         hub.publish(&record("war", 0, 5, &["Q1899"]));
         hub.publish(&record("china", 1, 9, &["Q148"]));
         hub.publish(&record("war", 0, 6, &[]));

@@ -16,7 +16,9 @@ const RAW_SCHEMA: &str = include_str!("../../../schemas/raw.v1.schema.json");
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
     /// 415: not one of the accepted media types.
-    #[error("unsupported content type {0:?}: send application/json, application/x-ndjson, text/html or text/plain")]
+    #[error(
+        "unsupported content type {0:?}: send application/json, application/x-ndjson, text/html or text/plain"
+    )]
     UnsupportedMediaType(String),
     /// 400: not JSON, not a raw event, or a page without its source.
     #[error("{message}")]
@@ -144,7 +146,11 @@ impl Ingest {
         let value = Value::Object(object);
         if let Some(error) = self.schema.iter_errors(&value).next() {
             let place = error.instance_path().to_string();
-            let shown = if place.is_empty() { "/" } else { place.as_str() };
+            let shown = if place.is_empty() {
+                "/"
+            } else {
+                place.as_str()
+            };
             return Err(IngestError::Invalid {
                 message: format!("not a raw.v1 event: {error} (at {shown})"),
                 index,
@@ -171,8 +177,9 @@ fn media_type(header: &str) -> (String, Option<String>) {
 }
 
 fn json(bytes: &[u8], index: Option<usize>) -> Result<Value, IngestError> {
-    newsflow_core::event::parse_json(bytes)
-        .map_err(|rejection| IngestError::invalid(format!("not JSON: {}", rejection.message), index))
+    newsflow_core::event::parse_json(bytes).map_err(|rejection| {
+        IngestError::invalid(format!("not JSON: {}", rejection.message), index)
+    })
 }
 
 /// A page sent as itself: its bytes become `content` when they are UTF-8 and declared so (or

@@ -1,7 +1,12 @@
 //! newsflow's gateway: HTTP ingest into `news.raw.v1` and live subscriptions to the topic
 //! feeds for consumers without a Kafka client.
 
+pub mod app;
 pub mod auth;
 pub mod hub;
 pub mod ingest;
+pub mod kafka;
+pub mod metrics;
 pub mod position;
+pub mod server;
+pub mod stream;

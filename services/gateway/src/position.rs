@@ -35,7 +35,8 @@ impl Position {
 
     /// Whether the record at `offset` comes after this position (not yet delivered).
     pub fn is_new(&self, topic: &str, partition: i32, offset: i64) -> bool {
-        self.next(topic, partition).is_none_or(|next| offset >= next)
+        self.next(topic, partition)
+            .is_none_or(|next| offset >= next)
     }
 
     pub fn partitions(&self) -> impl Iterator<Item = (&str, i32, i64)> {
@@ -99,13 +100,20 @@ mod tests {
         position.advance("news.topic.ukraine-war.v1", 2, 3); // older: no step back
         position.advance("dev.news.enriched.v1", 11, 0);
         let token = position.token();
-        assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         let back = Position::parse(&token).unwrap();
         assert_eq!(back, position);
         assert_eq!(back.next("news.topic.ukraine-war.v1", 2), Some(8));
         assert!(back.is_new("news.topic.ukraine-war.v1", 0, 42));
         assert!(!back.is_new("news.topic.ukraine-war.v1", 0, 41));
-        assert!(back.is_new("news.topic.ukraine-war.v1", 5, 0), "a partition not read yet");
+        assert!(
+            back.is_new("news.topic.ukraine-war.v1", 5, 0),
+            "a partition not read yet"
+        );
     }
 
     #[test]
