@@ -119,3 +119,36 @@ pub fn assert_valid(file: &str, instance: &Value) {
         errors.join("\n  ")
     );
 }
+
+/// `schemas/openapi.yaml`, the gateway's HTTP API, as JSON.
+pub fn openapi() -> Value {
+    let path = schemas_dir().join("openapi.yaml");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// Panics with every error unless `instance` is valid against the component schema `name` of
+/// `schemas/openapi.yaml` (its `#/components/...` references resolve within the document).
+pub fn assert_valid_api(name: &str, instance: &Value) {
+    let document = openapi();
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": document["components"],
+    });
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap_or_else(|err| panic!("components/schemas/{name} is not a valid schema: {err}"));
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|err| format!("{} at {}", err, err.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not valid against openapi.yaml's {name}:\n  {}\ninstance: {instance}",
+        errors.join("\n  ")
+    );
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -99,12 +100,20 @@ impl Gateway {
     }
 }
 
+/// The routes of the public API (method, path), as `schemas/openapi.yaml` documents them.
+pub const ROUTES: [(&str, &str); 3] = [
+    ("post", "/v1/articles"),
+    ("get", "/v1/stream"),
+    ("get", "/v1/ws"),
+];
+
 /// The routes of the public API.
 pub fn router(gateway: Arc<Gateway>) -> Router {
+    let [(_, articles), (_, stream), (_, ws)] = ROUTES;
     Router::new()
-        .route("/v1/articles", post(post_articles))
-        .route("/v1/stream", get(get_stream))
-        .route("/v1/ws", get(get_ws))
+        .route(articles, post(post_articles))
+        .route(stream, get(get_stream))
+        .route(ws, get(get_ws))
         .with_state(gateway)
 }
 
@@ -379,12 +388,24 @@ async fn get_ws(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(query): StreamQuery,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let response = match open_stream(&gateway, &headers, &query).await {
-        Ok(outgoing) => upgrade.on_upgrade(move |socket| websocket(socket, outgoing)),
-        Err(err) => err.into_response(),
+    let opened = match upgrade {
+        // The token is checked first: a request without one learns nothing else.
+        Err(rejection) => authorize(
+            &gateway,
+            presented(&headers, query.get("access_token").map(String::as_str)),
+        )
+        .and(Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "not_websocket",
+            rejection.body_text(),
+        ))),
+        Ok(upgrade) => open_stream(&gateway, &headers, &query)
+            .await
+            .map(|outgoing| upgrade.on_upgrade(move |socket| websocket(socket, outgoing))),
     };
+    let response = opened.unwrap_or_else(IntoResponse::into_response);
     gateway.count("/v1/ws", response.status());
     response
 }

@@ -230,6 +230,7 @@ async fn a_posted_article_arrives_tagged_on_sse_and_websocket_and_bad_requests_p
     .await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "unauthorized");
+    newsflow_testkit::assert_valid_api("Error", &body);
     let (status, _) = post(
         &client,
         &gateway,
@@ -263,6 +264,7 @@ async fn a_posted_article_arrives_tagged_on_sse_and_websocket_and_bad_requests_p
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["index"], 1);
     assert_eq!(body["schema_path"], "/properties/url/format");
+    newsflow_testkit::assert_valid_api("InvalidBody", &body);
     let (status, _) = post(
         &client,
         &gateway,
@@ -300,6 +302,13 @@ async fn a_posted_article_arrives_tagged_on_sse_and_websocket_and_bad_requests_p
         .map(|r| (r.status().as_u16(), ()))
         .unwrap();
     assert_eq!(status, 401, "the stream needs the token too");
+    let not_ws = client
+        .get(gateway.url("/v1/ws?topics=ukraine-war"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_ws.status().as_u16(), 400, "a plain GET of /v1/ws");
 
     // Subscribed on both transports, then one article in.
     let mut sse = SseReader::open(
@@ -329,6 +338,7 @@ async fn a_posted_article_arrives_tagged_on_sse_and_websocket_and_bad_requests_p
     )
     .await;
     assert_eq!(status, 202, "{body}");
+    newsflow_testkit::assert_valid_api("Accepted", &body);
     let id = body["ids"][0].as_str().unwrap().to_owned();
 
     let (got, position, article) = sse.article(Duration::from_secs(60)).await;
