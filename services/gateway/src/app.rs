@@ -1,6 +1,7 @@
 //! The gateway's flags and its run: the public API on `--listen`, the admin endpoints on
 //! `--admin-addr`, until SIGTERM or SIGINT.
 
+use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ use crate::stream::Source;
 /// The send buffer of each API connection (Linux doubles it): enough for a stream client on a
 /// slow, distant link; small enough that a client that reads nothing fills it quickly.
 const SEND_BUFFER_BYTES: usize = 256 * 1024;
+
+/// How long a shutdown waits for requests in flight and streams to end.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The environment variable that may hold tokens, separated by `;`.
 pub const TOKENS_ENV: &str = "NEWSFLOW_GATEWAY_TOKENS";
@@ -221,14 +225,23 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(SEND_BUFFER_BYTES);
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, crate::server::router(gateway))
-        .with_graceful_shutdown(async move {
+    let server =
+        axum::serve(listener, crate::server::router(gateway)).with_graceful_shutdown(async move {
             closing.cancelled().await;
             // Streams never end by themselves: end them, each with its reason.
             close_hub.close();
-        })
-        .await
-        .context("the API server failed")?;
+        });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        served = &mut server => served.context("the API server failed")?,
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            // A client that reads nothing never lets its connection finish: stop waiting.
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the grace period; closing them");
+        }
+    }
     let _ = admin.await;
     tracing::info!("gateway stopped");
     Ok(())

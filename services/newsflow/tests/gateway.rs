@@ -54,6 +54,13 @@ struct Gateway {
 
 impl Gateway {
     fn start(brokers: &str, prefix: &str, extra: &[&str]) -> Self {
+        let gateway = Self::spawn(brokers, prefix, extra);
+        gateway.service.wait_ready(Duration::from_secs(30));
+        gateway
+    }
+
+    /// Started, not waited for.
+    fn spawn(brokers: &str, prefix: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let tokens = dir.path().join("tokens");
         std::fs::write(&tokens, format!("# the newsroom\n{TOKEN}\n")).unwrap();
@@ -70,8 +77,15 @@ impl Gateway {
         ];
         args.extend(extra);
         let service = Service::start(&binary("newsflow-gateway"), &args);
-        service.wait_ready(Duration::from_secs(30));
-        // The tokens file is read at start; the folder may go.
+        // The tokens file is read at start (the API answers once it has been).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&api).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the gateway does not listen on {api}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         drop(dir);
         Self { service, api }
     }
@@ -569,4 +583,60 @@ async fn two_hundred_clients_get_every_event_while_a_stuck_one_is_dropped() {
     // less), plus the runtime: under 256 MiB.
     assert!(rss_after < 256 * 1024, "RSS {rss_after} KiB");
     drop(stuck);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_every_stream_with_its_reason_and_the_gateway_exits_cleanly() {
+    let topics = common::Topics::create("gateway-sigterm", 1);
+    let gateway = Gateway::start(&common::brokers(), &topics.prefix, &[]);
+    assert_eq!(gateway.service.get("/healthz").map(|r| r.0), Some(200));
+    assert_eq!(gateway.service.get("/readyz").map(|r| r.0), Some(200));
+    let mut stream = SseReader::open(&gateway, &format!("access_token={TOKEN}"), None).await;
+    // A client that reads nothing must not hold the shutdown up for ever either.
+    let mut stuck = tokio::net::TcpStream::connect(&gateway.api).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stuck,
+        format!("GET /v1/stream?access_token={TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gateway.service.signal("TERM");
+    let end = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("a last event");
+    assert_eq!(end.event, "error");
+    assert_eq!(end.data, r#"{"reason":"shutdown"}"#);
+    let Gateway { service, .. } = gateway;
+    let code = tokio::task::spawn_blocking(move || service.wait(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "exit status after SIGTERM");
+    drop(stuck);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_broker_ingest_answers_503_and_the_gateway_is_not_ready() {
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let gateway = Gateway::spawn(&nobody, "", &["--ack-timeout", "2s"]);
+    let started = Instant::now();
+    let (status, body) = post(
+        &reqwest::Client::new(),
+        &gateway,
+        Some(TOKEN),
+        "text/plain",
+        &[("x-newsflow-source", "wire")],
+        war_story(9),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "broker_unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered within the ack timeout"
+    );
+    let (code, text) = gateway.service.get("/readyz").unwrap();
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("broker"), "{text}");
 }
