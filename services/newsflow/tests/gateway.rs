@@ -586,10 +586,39 @@ async fn two_hundred_clients_get_every_event_while_a_stuck_one_is_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_ends_every_stream_with_its_reason_and_the_gateway_exits_cleanly() {
+async fn rate_limits_apply_and_sigterm_ends_every_stream_with_its_reason() {
     let topics = common::Topics::create("gateway-sigterm", 1);
-    let gateway = Gateway::start(&common::brokers(), &topics.prefix, &[]);
+    let gateway = Gateway::start(&common::brokers(), &topics.prefix, &["--rate-limit", "1"]);
     assert_eq!(gateway.service.get("/healthz").map(|r| r.0), Some(200));
+    // One request per second per token: the second at once is refused, with when to retry.
+    let client = reqwest::Client::new();
+    let page = [("x-newsflow-source", "wire")];
+    let (first, body) = post(
+        &client,
+        &gateway,
+        Some(TOKEN),
+        "text/plain",
+        &page,
+        war_story(3),
+    )
+    .await;
+    assert_eq!(first, 202, "{body}");
+    let second = client
+        .post(gateway.url("/v1/articles"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/plain")
+        .header("x-newsflow-source", "wire")
+        .body(war_story(4))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status().as_u16(), 429);
+    let retry: u64 = second.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
     assert_eq!(gateway.service.get("/readyz").map(|r| r.0), Some(200));
     let mut stream = SseReader::open(&gateway, &format!("access_token={TOKEN}"), None).await;
     // A client that reads nothing must not hold the shutdown up for ever either.
