@@ -2,7 +2,8 @@
 # Runs every test of newsflow, on a fresh machine as on a developer's:
 #
 #   1. installs the system packages it needs (TLS for librdkafka, Java and Maven for Kafka,
-#      promtool) when they are missing;
+#      promtool, chromium for the browser test) when they are missing, and Playwright in a
+#      virtual environment under target/;
 #   2. starts a private Kafka broker (deploy/local/kafka.sh, on its own ports and a fresh data
 #      directory under target/) unless NEWSFLOW_TEST_BROKERS names one already running;
 #   3. checks the monitoring files with promtool, then runs cargo fmt --check, clippy with
@@ -34,6 +35,8 @@ command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
+command -v chromium >/dev/null || missing+=(chromium)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=()
@@ -43,6 +46,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "all present"
 fi
+
+# The newsroom page's browser test: Playwright (its Python package, a pinned version) drives
+# Debian's chromium; nothing downloads a browser.
+step "Playwright for the browser test"
+playwright="$root/target/playwright"
+if ! "$playwright/bin/python" -c 'import playwright' 2>/dev/null; then
+  python3 -m venv "$playwright"
+  "$playwright/bin/pip" install --quiet --disable-pip-version-check 'playwright==1.65.3'
+fi
+export NEWSFLOW_PLAYWRIGHT_PYTHON="$playwright/bin/python"
+export NEWSFLOW_CHROMIUM="${NEWSFLOW_CHROMIUM:-$(command -v chromium)}"
+echo "playwright $("$playwright/bin/python" -c 'import importlib.metadata as m; print(m.version("playwright"))'), $("$NEWSFLOW_CHROMIUM" --version 2>/dev/null || echo chromium)"
 
 if [ -z "${NEWSFLOW_TEST_BROKERS:-}" ]; then
   port=${NEWSFLOW_TEST_KAFKA_PORT:-19092}

@@ -107,10 +107,51 @@ pub const ROUTES: [(&str, &str); 3] = [
     ("get", "/v1/ws"),
 ];
 
-/// The routes of the public API.
+/// The newsroom page: plain files compiled into the binary, no build step. Open, like the
+/// admin routes; the page asks for a token before it reads anything.
+const PAGE: [(&str, &str, &str); 3] = [
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_str!("../static/index.html"),
+    ),
+    (
+        "/app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/app.js"),
+    ),
+    (
+        "/style.css",
+        "text/css; charset=utf-8",
+        include_str!("../static/style.css"),
+    ),
+];
+
+/// Only the page's own files run or load: an article's text that slipped into the markup could
+/// not run a script either.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The routes of the public API, and the page.
 pub fn router(gateway: Arc<Gateway>) -> Router {
     let [(_, articles), (_, stream), (_, ws)] = ROUTES;
-    Router::new()
+    let mut router = Router::new();
+    for (path, content_type, body) in PAGE {
+        router = router.route(
+            path,
+            get(move || async move {
+                (
+                    [
+                        (header::CONTENT_TYPE, content_type),
+                        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+                        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                    ],
+                    body,
+                )
+            }),
+        );
+    }
+    router
         .route(articles, post(post_articles))
         .route(stream, get(get_stream))
         .route(ws, get(get_ws))

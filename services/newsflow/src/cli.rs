@@ -78,6 +78,75 @@ goes to stderr."
     /// Tools for stories (the story stage of `newsflow run --stories`).
     #[command(subcommand)]
     Stories(StoriesCommand),
+
+    /// The gateway's live stream at a terminal: one line per article, or JSON lines.
+    #[command(
+        long_about = "The gateway's live stream at a terminal: one readable line per article \
+(time, source, title, tags), or with --json the enriched articles as JSON lines for scripts. \
+Reconnects with Last-Event-ID when the connection drops, so nothing is missed or repeated. \
+Exit status 1 when the gateway refuses the request (a wrong token, an unknown tag)."
+    )]
+    Subscribe(SubscribeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribeArgs {
+    /// The gateway's base URL.
+    #[arg(
+        long,
+        env = "NEWSFLOW_GATEWAY",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    pub gateway: String,
+
+    /// Only articles with this tag (a taxonomy topic id; repeatable or comma-separated).
+    #[arg(
+        long = "tag",
+        env = "NEWSFLOW_SUBSCRIBE_TAGS",
+        value_name = "TOPIC_ID",
+        value_delimiter = ','
+    )]
+    pub tags: Vec<String>,
+
+    /// Only articles naming this entity (a Wikidata id such as Q7747; repeatable).
+    #[arg(
+        long = "entity",
+        env = "NEWSFLOW_SUBSCRIBE_ENTITIES",
+        value_name = "QID",
+        value_delimiter = ','
+    )]
+    pub entities: Vec<String>,
+
+    /// The gateway token.
+    #[arg(
+        long,
+        env = "NEWSFLOW_GATEWAY_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+
+    /// Print the articles as JSON lines (enriched.v1).
+    #[arg(long, env = "NEWSFLOW_SUBSCRIBE_JSON")]
+    pub json: bool,
+
+    /// Stop after this many articles.
+    #[arg(long, env = "NEWSFLOW_SUBSCRIBE_LIMIT", value_name = "N")]
+    pub limit: Option<u64>,
+}
+
+impl SubscribeArgs {
+    pub fn options(&self) -> crate::subscribe::SubscribeOptions {
+        crate::subscribe::SubscribeOptions {
+            gateway: self.gateway.clone(),
+            tags: self.tags.clone(),
+            entities: self.entities.clone(),
+            token: self.token.clone(),
+            json: self.json,
+            limit: self.limit,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,5 +10,6 @@ pub mod pipeline;
 pub mod probe;
 pub mod produce;
 pub mod stories;
+pub mod subscribe;
 pub mod synth;
 pub mod taxonomy;

@@ -72,6 +72,9 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        Command::Subscribe(args) => {
+            block_on(async move { newsflow::subscribe::subscribe(&args.options()).await })
+        }
         Command::Probe(args) => match newsflow::probe::get_status(&args.url, args.timeout) {
             Ok(status) if (200..300).contains(&status) => Ok(()),
             Ok(status) => Err(anyhow::anyhow!("{} answered {status}", args.url)),

@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 pub use newsflow_testkit::kafka::*;
 
 pub mod broker;
+pub mod gateway;
 pub mod outcome;
 pub mod pipeline;
 
