@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The newsroom page in a real browser (Debian's chromium, driven by Playwright; nothing
 downloads a browser): log in with a token, see a POSTed article appear with its tag chips and
-highlighted evidence, filter to one topic, and check that a hostile title shows as text with no
-script run. Saves a screenshot. Exit status 0 when every check holds.
+highlighted evidence, its copy counted and a dead letter shown, filter to one topic, and check
+that a hostile title shows as text with no script run. Saves a screenshot. Exit status 0 when
+every check holds.
 
     newsroom-browser.py --url http://127.0.0.1:8080 --token TOKEN --out DIR [--chromium PATH]
 
@@ -46,17 +47,16 @@ Ukraine's navy said Russian warships in the Black Sea launched the missiles; the
 has repeatedly targeted the ports that ship Ukrainian grain."""
 
 
-def post(url, token, text):
+def post(url, token, text, article_id=None):
+    headers = {
+        "Authorization": "Bearer " + token,
+        "Content-Type": "text/plain; charset=utf-8",
+        "X-Newsflow-Source": "courier",
+    }
+    if article_id:
+        headers["X-Newsflow-Id"] = article_id
     request = urllib.request.Request(
-        url + "/v1/articles",
-        data=text.encode(),
-        headers={
-            "Authorization": "Bearer " + token,
-            "Content-Type": "text/plain; charset=utf-8",
-            "X-Newsflow-Source": "courier",
-        },
-        method="POST",
-    )
+        url + "/v1/articles", data=text.encode(), headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 202, response.status
         return json.load(response)["ids"][0]
@@ -106,6 +106,17 @@ def main():
         marks = first.locator(".title mark, .lede mark").all_inner_texts()
         check(len(marks) > 0, "no evidence is highlighted in the title or lede")
 
+        # A copy of it under another id: the deduplicator flags it, the card counts it.
+        post(args.url, args.token, WAR_1, article_id="copy-of-kharkiv")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.article .copies')]"
+            ".some((e) => e.textContent.includes('1 copy'))", timeout=15000)
+        # A page with no article in it is dead-lettered; the page shows the rate by kind.
+        post(args.url, args.token, "— … ·")
+        page.wait_for_function(
+            "() => document.getElementById('dead-letters').textContent.includes('no_body')",
+            timeout=15000)
+
         # Only one topic: every article shown carries it.
         page.fill("#topics", "ukraine-war")
         page.click("#apply")
@@ -132,7 +143,8 @@ def main():
         page.screenshot(path=shot, full_page=False)
         browser.close()
     print(f"newsroom-browser: article shown {seen_after:.1f} s after its POST, "
-          f"{len(marks)} evidence marks, filter and hostile title hold; screenshot {shot}")
+          f"{len(marks)} evidence marks, its copy counted, the dead letter shown, "
+          f"filter and hostile title hold; screenshot {shot}")
 
 
 if __name__ == "__main__":

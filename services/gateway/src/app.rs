@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Tokens;
 use crate::hub::Hub;
-use crate::kafka::{RawProducer, Readers};
+use crate::kafka::{RawProducer, Readers, TopicKinds};
 use crate::metrics::GatewayMetrics;
 use crate::server::{Gateway, Settings};
 use crate::stream::Source;
@@ -174,8 +174,13 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         Arc::new(metrics.clone()),
     ));
     let bad = metrics.bad_records.clone();
+    let kinds = Arc::new(TopicKinds {
+        duplicates: format!("{}{}", args.topic_prefix, newsflow_core::topics::DUPLICATES),
+        dead_letters: format!("{}{}", args.topic_prefix, newsflow_core::topics::DLQ),
+    });
     let readers = Readers::new(
         kafka.clone(),
+        kinds.clone(),
         hub.clone(),
         shutdown.clone(),
         Arc::new(move || bad.inc()),
@@ -185,6 +190,7 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
     let source = Source {
         hub: hub.clone(),
         kafka,
+        kinds,
         shutdown: shutdown.clone(),
         events: Arc::new(metrics.clone()),
     };

@@ -15,9 +15,31 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::position::Position;
 
+/// What a topic carries, and the SSE event name its records go out under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An enriched article (`news.enriched.v1`, `news.topic.<id>.v1`).
+    Article,
+    /// A duplicate notice (`news.duplicates.v1`): which article it copies.
+    Duplicate,
+    /// A dead letter (`news.dlq.v1`): only its stage and error kind, never the input itself.
+    DeadLetter,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Article => "article",
+            Kind::Duplicate => "duplicate",
+            Kind::DeadLetter => "dead_letter",
+        }
+    }
+}
+
 /// One record of a topic, parsed once for every client.
 #[derive(Debug, Clone)]
 pub struct Record {
+    pub kind: Kind,
     pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
@@ -28,8 +50,35 @@ pub struct Record {
 }
 
 impl Record {
-    /// A record of `payload` (an enriched.v1 article), its entity ids read from it.
-    pub fn parse(topic: Arc<str>, partition: i32, offset: i64, payload: &[u8]) -> Option<Self> {
+    /// A dead letter, told by its headers (`x-newsflow-stage`, `x-newsflow-error-kind`): the
+    /// input itself may be anything and is not passed on.
+    pub fn dead_letter(
+        topic: Arc<str>,
+        partition: i32,
+        offset: i64,
+        stage: Option<&str>,
+        error_kind: Option<&str>,
+    ) -> Self {
+        let payload = serde_json::json!({"stage": stage, "error_kind": error_kind});
+        Self {
+            kind: Kind::DeadLetter,
+            topic,
+            partition,
+            offset,
+            payload: payload.to_string().into(),
+            entities: Vec::new().into(),
+        }
+    }
+
+    /// A record of `payload` (an enriched.v1 article or a duplicate notice), its entity ids
+    /// read from it.
+    pub fn parse(
+        kind: Kind,
+        topic: Arc<str>,
+        partition: i32,
+        offset: i64,
+        payload: &[u8],
+    ) -> Option<Self> {
         let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
         let entities = value
             .get("entities")
@@ -42,6 +91,7 @@ impl Record {
             })
             .unwrap_or_default();
         Some(Self {
+            kind,
             topic,
             partition,
             offset,
@@ -52,11 +102,13 @@ impl Record {
     }
 
     fn matches(&self, filter: &Filter) -> bool {
+        // The entity filter is about articles; notices and dead letters asked for all come.
         filter.topics.contains(&*self.topic)
-            && filter
-                .entities
-                .as_ref()
-                .is_none_or(|wanted| self.entities.iter().any(|id| wanted.contains(id)))
+            && (self.kind != Kind::Article
+                || filter
+                    .entities
+                    .as_ref()
+                    .is_none_or(|wanted| self.entities.iter().any(|id| wanted.contains(id))))
     }
 }
 
@@ -269,6 +321,7 @@ mod tests {
 
     fn record(topic: &str, partition: i32, offset: i64, entities: &[&str]) -> Record {
         Record {
+            kind: Kind::Article,
             topic: topic.into(),
             partition,
             offset,
@@ -364,6 +417,7 @@ mod tests {
     #[test]
     fn records_are_parsed_once_with_their_entities() {
         let record = Record::parse(
+            Kind::Article,
             "war".into(),
             0,
             1,
@@ -373,6 +427,6 @@ mod tests {
         .unwrap();
         assert_eq!(&*record.entities, ["Q1899".to_owned()]);
         assert!(!record.payload.contains('\n'));
-        assert!(Record::parse("war".into(), 0, 1, b"not json").is_none());
+        assert!(Record::parse(Kind::Article, "war".into(), 0, 1, b"not json").is_none());
     }
 }

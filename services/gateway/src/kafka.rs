@@ -10,19 +10,20 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::future::join_all;
 use newsflow_core::Event;
+use newsflow_core::dead_letter;
 use newsflow_core::event::RawEvent;
 use newsflow_runtime::envelope::{self, TraceParent};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message as _;
+use rdkafka::message::{BorrowedMessage, Headers as _, Message as _};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::{Hub, Record};
+use crate::hub::{Hub, Kind, Record};
 use crate::position::Position;
 
 /// How long a metadata or watermark request may take.
@@ -254,9 +255,54 @@ pub async fn missing_topics(
     .unwrap_or(Err(KafkaError::Canceled))
 }
 
+/// Which topics carry duplicate notices and dead letters; every other topic carries articles.
+#[derive(Debug, Clone, Default)]
+pub struct TopicKinds {
+    pub duplicates: String,
+    pub dead_letters: String,
+}
+
+impl TopicKinds {
+    pub fn kind(&self, topic: &str) -> Kind {
+        if topic == self.duplicates {
+            Kind::Duplicate
+        } else if topic == self.dead_letters {
+            Kind::DeadLetter
+        } else {
+            Kind::Article
+        }
+    }
+
+    /// The record of a message, as its topic's kind reads it; `None` when it is not one.
+    fn record(&self, message: &BorrowedMessage<'_>) -> Option<Record> {
+        let topic: Arc<str> = message.topic().into();
+        let (partition, offset) = (message.partition(), message.offset());
+        match self.kind(&topic) {
+            Kind::DeadLetter => {
+                let header = |key: &str| {
+                    let headers = message.headers()?;
+                    headers
+                        .iter()
+                        .find(|h| h.key == key)
+                        .and_then(|h| std::str::from_utf8(h.value?).ok())
+                };
+                Some(Record::dead_letter(
+                    topic,
+                    partition,
+                    offset,
+                    header(dead_letter::headers::STAGE),
+                    header(dead_letter::headers::ERROR_KIND),
+                ))
+            }
+            kind => Record::parse(kind, topic, partition, offset, message.payload()?),
+        }
+    }
+}
+
 /// The live readers: one per topic, started on first demand, each feeding the hub.
 pub struct Readers {
     config: ClientConfig,
+    kinds: Arc<TopicKinds>,
     hub: Arc<Hub>,
     started: tokio::sync::Mutex<HashSet<String>>,
     shutdown: CancellationToken,
@@ -272,12 +318,14 @@ impl std::fmt::Debug for Readers {
 impl Readers {
     pub fn new(
         config: ClientConfig,
+        kinds: Arc<TopicKinds>,
         hub: Arc<Hub>,
         shutdown: CancellationToken,
         on_bad_record: Arc<dyn Fn() + Send + Sync>,
     ) -> Self {
         Self {
             config,
+            kinds,
             hub,
             started: tokio::sync::Mutex::default(),
             shutdown,
@@ -324,7 +372,7 @@ impl Readers {
             }
             tokio::spawn(live(
                 consumer,
-                Arc::from(topic.as_str()),
+                self.kinds.clone(),
                 self.hub.clone(),
                 self.shutdown.clone(),
                 self.on_bad_record.clone(),
@@ -337,7 +385,7 @@ impl Readers {
 
 async fn live(
     consumer: StreamConsumer,
-    topic: Arc<str>,
+    kinds: Arc<TopicKinds>,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
     on_bad_record: Arc<dyn Fn() + Send + Sync>,
@@ -348,22 +396,12 @@ async fn live(
             message = consumer.recv() => message,
         };
         match message {
-            Ok(message) => {
-                let record = message.payload().and_then(|payload| {
-                    Record::parse(
-                        topic.clone(),
-                        message.partition(),
-                        message.offset(),
-                        payload,
-                    )
-                });
-                match record {
-                    Some(record) => hub.publish(&record),
-                    None => on_bad_record(),
-                }
-            }
+            Ok(message) => match kinds.record(&message) {
+                Some(record) => hub.publish(&record),
+                None => on_bad_record(),
+            },
             Err(err) => {
-                tracing::warn!(topic = %topic, error = %err, "live reader: cannot fetch; retrying");
+                tracing::warn!(error = %err, "live reader: cannot fetch; retrying");
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -378,6 +416,7 @@ async fn live(
 /// retention start at its oldest record.
 pub async fn catch_up(
     config: &ClientConfig,
+    kinds: &TopicKinds,
     from: &Position,
     until: &Position,
     out: mpsc::Sender<Record>,
@@ -435,10 +474,7 @@ pub async fn catch_up(
         };
         let end = wanted[i].3;
         if offset < end {
-            if let Some(record) = message
-                .payload()
-                .and_then(|payload| Record::parse(topic.into(), partition, offset, payload))
-            {
+            if let Some(record) = kinds.record(&message) {
                 if out.send(record).await.is_err() {
                     return Ok(()); // the client went away
                 }

@@ -350,11 +350,27 @@ async fn open_stream(
             format!("{bad:?} is not a taxonomy topic id"),
         ));
     }
-    let names: HashSet<String> = if ids.is_empty() {
+    let mut names: HashSet<String> = if ids.is_empty() {
         [gateway.topic(None)].into()
     } else {
         ids.iter().map(|id| gateway.topic(Some(id))).collect()
     };
+    // `include=duplicates,dead_letters`: the notices and dead letters too, for a page that
+    // counts copies per article and shows the dead-letter rate.
+    for extra in list(query, "include") {
+        let kinds = &gateway.source.kinds;
+        names.insert(match extra.as_str() {
+            "duplicates" => kinds.duplicates.clone(),
+            "dead_letters" => kinds.dead_letters.clone(),
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_include",
+                    format!("include={other:?}: only duplicates and dead_letters"),
+                ));
+            }
+        });
+    }
     let resume = header_str(headers, "last-event-id")
         .or(query.get("last_event_id").map(String::as_str))
         .filter(|id| !id.trim().is_empty())
@@ -415,10 +431,11 @@ async fn get_stream(
 
 fn sse_event(message: Outgoing) -> SseEvent {
     match message {
-        Outgoing::Article { position, data } => SseEvent::default()
-            .event("article")
-            .id(position)
-            .data(&*data),
+        Outgoing::Event {
+            kind,
+            position,
+            data,
+        } => SseEvent::default().event(kind).id(position).data(&*data),
         Outgoing::End { reason } => SseEvent::default()
             .event("error")
             .data(json!({"reason": reason}).to_string()),

@@ -15,8 +15,13 @@ use crate::position::Position;
 /// What a client is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outgoing {
-    /// An enriched article, and the client's position once it has it (`id:`).
-    Article { position: String, data: Arc<str> },
+    /// An article (or, when asked for, a duplicate notice or dead letter: `kind` is the event
+    /// name), and the client's position once it has it (`id:`).
+    Event {
+        kind: &'static str,
+        position: String,
+        data: Arc<str>,
+    },
     /// The last message: why the gateway ended the stream.
     End { reason: &'static str },
 }
@@ -25,9 +30,11 @@ impl Outgoing {
     /// The WebSocket message: `{"event": "article", "id": …, "data": {…}}`.
     pub fn to_json(&self) -> String {
         match self {
-            Outgoing::Article { position, data } => {
-                format!(r#"{{"event":"article","id":"{position}","data":{data}}}"#)
-            }
+            Outgoing::Event {
+                kind,
+                position,
+                data,
+            } => format!(r#"{{"event":"{kind}","id":"{position}","data":{data}}}"#),
             Outgoing::End { reason } => format!(r#"{{"event":"error","reason":"{reason}"}}"#),
         }
     }
@@ -58,6 +65,7 @@ impl Drop for Registration {
 pub struct Source {
     pub hub: Arc<Hub>,
     pub kafka: ClientConfig,
+    pub kinds: Arc<crate::kafka::TopicKinds>,
     pub shutdown: CancellationToken,
     pub events: Arc<dyn StreamEvents>,
 }
@@ -85,14 +93,16 @@ pub fn open(
             }
         }
         let (sender, receiver) = mpsc::channel(256);
-        let (kafka_config, until, shutdown) = (
+        let (kafka_config, kinds, until, shutdown) = (
             source.kafka.clone(),
+            source.kinds.clone(),
             subscription.live_from.clone(),
             source.shutdown.clone(),
         );
         tokio::spawn(async move {
-            if let Err(err) = kafka::catch_up(&kafka_config, &from, &until, sender, shutdown).await
-            {
+            let caught_up =
+                kafka::catch_up(&kafka_config, &kinds, &from, &until, sender, shutdown).await;
+            if let Err(err) = caught_up {
                 tracing::warn!(error = %err, "a resuming client's catch-up read failed");
             }
         });
@@ -168,7 +178,8 @@ impl State {
             self.position
                 .advance(&record.topic, record.partition, record.offset);
             self.events.sent();
-            let out = Outgoing::Article {
+            let out = Outgoing::Event {
+                kind: record.kind.as_str(),
                 position: self.position.token(),
                 data: record.payload,
             };
@@ -188,6 +199,7 @@ mod tests {
 
     fn record(offset: i64) -> Record {
         Record {
+            kind: crate::hub::Kind::Article,
             topic: "war".into(),
             partition: 0,
             offset,
@@ -203,6 +215,7 @@ mod tests {
         let source = Source {
             hub: hub.clone(),
             kafka: ClientConfig::new(),
+            kinds: Arc::default(),
             shutdown: CancellationToken::new(),
             events: Arc::new(Quiet),
         };
@@ -216,7 +229,7 @@ mod tests {
         hub.publish(&record(11));
         hub.close();
         let got: Vec<Outgoing> = stream.by_ref().collect().await;
-        let Outgoing::Article { position, data } = &got[1] else {
+        let Outgoing::Event { position, data, .. } = &got[1] else {
             panic!("{got:?}")
         };
         assert_eq!(&**data, "{\"n\":11}");

@@ -9,6 +9,27 @@ let paused = false;
 let held = [];
 let shown = 0;
 const seenByTopic = new Map(); // topic id -> arrival times (ms), for articles per minute
+const copies = new Map(); // article id -> copies the deduplicator flagged
+let deadLetters = []; // [arrival time (ms), error kind]
+
+function showCopies(id) {
+  const n = copies.get(id);
+  if (!n) return;
+  for (const item of document.querySelectorAll(".article")) {
+    if (item.dataset.id === id) {
+      item.querySelector(".copies").textContent = `· ${n} ${n === 1 ? "copy" : "copies"}`;
+    }
+  }
+}
+
+function drawDeadLetters() {
+  const now = Date.now();
+  deadLetters = deadLetters.filter(([t]) => now - t < 60000);
+  const kinds = new Map();
+  for (const [, kind] of deadLetters) kinds.set(kind, (kinds.get(kind) || 0) + 1);
+  const detail = [...kinds].map(([k, n]) => `${k} ${n}`).join(", ");
+  $("dead-letters").textContent = `${deadLetters.length} in the last minute` + (detail ? ` (${detail})` : "");
+}
 
 function token() { return sessionStorage.getItem("newsflow-token") || ""; }
 
@@ -24,6 +45,7 @@ function streamUrl() {
   const entities = $("entities").value.trim();
   if (topics) params.set("topics", topics.replace(/\s+/g, ""));
   if (entities) params.set("entities", entities.replace(/\s+/g, ""));
+  params.set("include", "duplicates,dead_letters");
   params.set("access_token", token());
   return "/v1/stream?" + params.toString();
 }
@@ -41,6 +63,18 @@ function connect() {
     try { article = JSON.parse(event.data); } catch (err) { return; }
     if (paused) { held.push(article); setStatus(`paused · ${held.length} waiting`); return; }
     render(article);
+  });
+  source.addEventListener("duplicate", (event) => {
+    let notice;
+    try { notice = JSON.parse(event.data); } catch (err) { return; }
+    copies.set(notice.duplicate_of, (copies.get(notice.duplicate_of) || 0) + 1);
+    showCopies(notice.duplicate_of);
+  });
+  source.addEventListener("dead_letter", (event) => {
+    let letter;
+    try { letter = JSON.parse(event.data); } catch (err) { return; }
+    deadLetters.push([Date.now(), letter.error_kind || "unknown"]);
+    drawDeadLetters();
   });
   source.addEventListener("error", (event) => {
     if (event.data) {
@@ -85,9 +119,7 @@ function render(article) {
   const when = article.published_at || article.ingested_at || "";
   item.querySelector("time").textContent = when ? new Date(when).toLocaleString() : "";
   item.querySelector(".source").textContent = article.source || "";
-  if (article.dedup && article.dedup.copies) {
-    item.querySelector(".copies").textContent = `· ${article.dedup.copies} copies`;
-  }
+  item.dataset.id = article.id || "";
   item.querySelector(".title").appendChild(highlighted(article.title || "(no title)", forms()));
   item.querySelector(".lede").appendChild(highlighted(article.lede || "", forms()));
   const chips = item.querySelector(".chips");
@@ -115,6 +147,7 @@ function render(article) {
   }
   const list = $("articles");
   list.insertBefore(item, list.firstChild);
+  showCopies(article.id);
   while (list.children.length > MAX_SHOWN) list.removeChild(list.lastChild);
   shown += 1;
   $("count").textContent = String(shown);
@@ -176,6 +209,6 @@ document.addEventListener("DOMContentLoaded", () => {
       setStatus("live", "live");
     }
   });
-  setInterval(drawRates, 2000);
+  setInterval(() => { drawRates(); drawDeadLetters(); }, 2000);
   connect();
 });
