@@ -45,14 +45,25 @@ impl Position {
             .map(|((topic, partition), next)| (topic.as_str(), *partition, *next))
     }
 
-    /// The opaque token: `topic:partition:next` items joined by `,`, base64url.
+    /// The opaque token: for each topic `topic:p@next.p@next…`, topics joined by `,`,
+    /// base64url. Each topic name is written once, so a client reading a few topics with many
+    /// partitions gets a short `id:` with every event.
     pub fn token(&self) -> String {
-        let text = self
-            .next
-            .iter()
-            .map(|((topic, partition), next)| format!("{topic}:{partition}:{next}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let mut text = String::new();
+        let mut current: Option<&str> = None;
+        for ((topic, partition), next) in &self.next {
+            if current == Some(topic.as_str()) {
+                text.push('.');
+            } else {
+                if current.is_some() {
+                    text.push(',');
+                }
+                text.push_str(topic);
+                text.push(':');
+                current = Some(topic);
+            }
+            text.push_str(&format!("{partition}@{next}"));
+        }
         URL_SAFE_NO_PAD.encode(text)
     }
 
@@ -63,16 +74,21 @@ impl Position {
         let text = String::from_utf8(bytes).map_err(|_| BadPosition("not UTF-8"))?;
         let mut position = Position::default();
         for item in text.split(',').filter(|item| !item.is_empty()) {
-            // Topic names cannot hold ':', so the last two fields are the numbers.
-            let mut fields = item.rsplitn(3, ':');
-            let next = fields.next().and_then(|n| n.parse::<i64>().ok());
-            let partition = fields.next().and_then(|p| p.parse::<i32>().ok());
-            let topic = fields.next().filter(|t| valid_topic(t));
-            match (topic, partition, next) {
-                (Some(topic), Some(partition), Some(next)) if partition >= 0 && next >= 0 => {
-                    position.set(topic, partition, next);
+            // Topic names cannot hold ':', '@' or ','.
+            let (topic, partitions) = item
+                .split_once(':')
+                .filter(|(topic, _)| valid_topic(topic))
+                .ok_or(BadPosition("an item is not topic:partition@offset…"))?;
+            for pair in partitions.split('.') {
+                let parsed = pair
+                    .split_once('@')
+                    .and_then(|(p, n)| Some((p.parse::<i32>().ok()?, n.parse::<i64>().ok()?)));
+                match parsed {
+                    Some((partition, next)) if partition >= 0 && next >= 0 => {
+                        position.set(topic, partition, next);
+                    }
+                    _ => return Err(BadPosition("an item is not topic:partition@offset…")),
                 }
-                _ => return Err(BadPosition("an item is not topic:partition:offset")),
             }
         }
         Ok(position)
@@ -122,10 +138,11 @@ mod tests {
         for bad in [
             "!!".to_owned(),
             enc("topic:0"),
-            enc("topic:x:1"),
-            enc("topic:0:-4"),
-            enc("to pic:0:1"),
-            enc(":0:1"),
+            enc("topic:x@1"),
+            enc("topic:0@-4"),
+            enc("topic:0@1."),
+            enc("to pic:0@1"),
+            enc(":0@1"),
             URL_SAFE_NO_PAD.encode([0xff, 0xfe]),
         ] {
             assert!(Position::parse(&bad).is_err(), "{bad}");
