@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The monitoring, live: the three services on a real broker, a real Prometheus scraping them,
-a known number of corpus articles fed through, and then every query of the Grafana dashboard
-asked of Prometheus. Each must return data, and the counters must match what was fed (not
-merely present, not all zero).
+"""The monitoring, live: the three services and the gateway on a real broker, a real Prometheus
+scraping them, a known number of corpus articles fed through (a few of them POSTed to the
+gateway, with one SSE client reading the enriched feed), and then every query of the Grafana
+dashboard asked of Prometheus. Each must return data, and the counters must match what was fed
+(not merely present, not all zero).
 
     scripts/check-live-observability.py [--binaries DIR] --brokers 127.0.0.1:19092
 
@@ -15,6 +16,7 @@ Needs `prometheus` on PATH (Debian's package) and the shared corpus (NEWSFLOW_CO
 
 import argparse
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -23,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -41,6 +44,9 @@ WAR_ARTICLES = 30
 BBC_ARTICLES = 20
 COPIES = 5
 FEED_RATE = 15  # articles/s: the feed spans several scrapes, so rates are not zero
+# POSTed to the gateway (war reports after the fed ones), and one request it must refuse (400).
+GATEWAY_ARTICLES = 3
+GATEWAY_TOKEN = "obs-token"
 
 
 def free_port():
@@ -93,6 +99,62 @@ def dashboard_queries():
 
     walk(dashboard["panels"])
     return queries
+
+
+def post_to_gateway(port, corpus):
+    """POSTs GATEWAY_ARTICLES pages as text/plain, then one without its source (400); returns
+    the number accepted and the bytes sent in accepted requests. The requests are 2 s apart:
+    a (route, status) series first appears with its first count, so its rate() is only above
+    zero once later requests add to it across scrapes."""
+    pages = sorted((corpus / "ukraine-war").glob("*.txt"))[WAR_ARTICLES:WAR_ARTICLES + GATEWAY_ARTICLES]
+    if len(pages) < GATEWAY_ARTICLES:
+        sys.exit(f"FAIL: the corpus at {corpus} lacks the articles this check POSTs")
+    sent = 0
+    for i, page in enumerate(pages + [None]):
+        if i:
+            time.sleep(2)
+        body = (page or pages[0]).read_bytes()
+        headers = {"Authorization": f"Bearer {GATEWAY_TOKEN}", "Content-Type": "text/plain"}
+        if page is not None:
+            headers["X-Newsflow-Source"] = "obs-gateway"
+            headers["X-Newsflow-Id"] = f"obs-gateway-{i}"
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("POST", "/v1/articles", body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read().decode()
+        connection.close()
+        want = 202 if page is not None else 400
+        if response.status != want:
+            sys.exit(f"FAIL: POST /v1/articles answered {response.status} (want {want}): {answer}")
+        sent += len(body) if page is not None else 0
+    return len(pages), sent
+
+
+class StreamClient:
+    """One SSE client of the gateway's enriched feed, counting the articles it gets."""
+
+    def __init__(self, port):
+        self.articles = 0
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.connection.request("GET", "/v1/stream",
+                                headers={"Authorization": f"Bearer {GATEWAY_TOKEN}",
+                                         "Accept": "text/event-stream"})
+        response = self.connection.getresponse()
+        if response.status != 200:
+            sys.exit(f"FAIL: GET /v1/stream answered {response.status}: {response.read()!r}")
+        self.response = response
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            for line in self.response:
+                if line.rstrip(b"\r\n") == b"event: article":
+                    self.articles += 1
+        except (OSError, ValueError, AttributeError):
+            pass  # closed by close()
+
+    def close(self):
+        self.connection.close()
 
 
 def feed_dir(corpus, work):
@@ -151,7 +213,8 @@ def main():
                        stdout=subprocess.DEVNULL)
         common = ["--brokers", args.brokers, "--dlq-topic", topic("news.dlq.v1"),
                   "--kafka-option", "session.timeout.ms=6000"]
-        ports = {stage: free_port() for stage in STAGES}
+        ports = {stage: free_port() for stage in (*STAGES, "gateway")}
+        api_port = free_port()
         start("normalizer", [bins / "newsflow-normalizer", *common,
                              "--group-id", prefix + "normalizer",
                              "--admin-addr", f"127.0.0.1:{ports['normalizer']}",
@@ -170,9 +233,14 @@ def main():
                          "--input-topic", topic("news.deduplicated.v1"),
                          "--output-topic", topic("news.enriched.v1"),
                          "--tag-topic-prefix", prefix, "--tag-topic-partitions", "1"])
+        (work / "tokens").write_text(f"# the live check's client\n{GATEWAY_TOKEN}\n")
+        start("gateway", [bins / "newsflow-gateway", "--brokers", args.brokers,
+                          "--topic-prefix", prefix, "--tokens-file", work / "tokens",
+                          "--listen", f"127.0.0.1:{api_port}",
+                          "--admin-addr", f"127.0.0.1:{ports['gateway']}"])
 
         prom_port = free_port()
-        targets = ", ".join(f"'127.0.0.1:{ports[s]}'" for s in STAGES)
+        targets = ", ".join(f"'127.0.0.1:{port}'" for port in ports.values())
         (work / "prometheus.yml").write_text(
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
             f"scrape_configs:\n  - job_name: newsflow\n    static_configs:\n      - targets: [{targets}]\n")
@@ -181,14 +249,21 @@ def main():
                              f"--web.listen-address=127.0.0.1:{prom_port}"])
         prom = f"http://127.0.0.1:{prom_port}"
 
-        for stage in STAGES:
-            wait_for(f"{stage} ready", lambda s=stage: http_get(
+        for service in ports:
+            wait_for(f"{service} ready", lambda s=service: http_get(
                 f"http://127.0.0.1:{ports[s]}/readyz")[0] == 200, 90)
-        wait_for("Prometheus scraping all three services",
-                 lambda: total(prom, 'sum(up{job="newsflow"})') == 3, 60)
-        print(f"three services ready, Prometheus at {prom}; topics {prefix}*")
+        wait_for("Prometheus scraping the three services and the gateway",
+                 lambda: total(prom, 'sum(up{job="newsflow"})') == len(ports), 60)
+        print(f"three services and the gateway ready, Prometheus at {prom}; topics {prefix}*")
+
+        # One SSE client on the enriched feed from before the first article, then the gateway's
+        # articles into news.raw.v1 (they go through the pipeline with the rest).
+        client = StreamClient(api_port)
+        posted, posted_bytes = post_to_gateway(api_port, args.corpus)
+        print(f"POSTed {posted} articles ({posted_bytes} bytes) to the gateway, one bad request")
 
         feed, articles, exact, rejects = feed_dir(args.corpus, work)
+        articles += posted
         fed = articles + rejects
         subprocess.run([bins / "newsflow", "produce", feed, "--brokers", args.brokers,
                         "--topic", topic("news.raw.v1"), "--rate", str(FEED_RATE)],
@@ -219,6 +294,15 @@ def main():
             sys.exit(f"FAIL: {tags} tags counted, {copies} per-topic copies produced")
         print(f"counters match: normalizer {fed} in / {rejects} dead letters, deduplicator "
               f"{articles} in / {duplicates:.0f} duplicates, tagger {unique} in / {tags:.0f} tags")
+        scraped('sum(newsflow_gateway_ingested_records_total)', posted)
+        scraped('sum(newsflow_gateway_ingested_bytes_total)', posted_bytes)
+        scraped('sum(newsflow_gateway_requests_total{route="/v1/articles",status="202"})', posted)
+        scraped('sum(newsflow_gateway_requests_total{route="/v1/articles",status="400"})', 1)
+        scraped('sum(newsflow_gateway_clients)', 1)
+        # Every enriched article reaches the client that was connected before the first one.
+        scraped('sum(newsflow_gateway_events_sent_total)', unique)
+        wait_for(f"the SSE client receiving {unique} articles", lambda: client.articles == unique, 30)
+        print(f"gateway: {posted} records ingested, {unique} articles sent to its stream client")
 
         time.sleep(3)  # one more scrape after the last record, for the rate() windows
         failures = []
@@ -234,6 +318,7 @@ def main():
         if failures:
             sys.exit("FAIL:\n  " + "\n  ".join(failures))
         print(f"every dashboard query returns data ({len(dashboard_queries())} queries)")
+        client.close()
     finally:
         for name, process in reversed(processes):
             process.send_signal(signal.SIGTERM)
@@ -243,7 +328,7 @@ def main():
             except subprocess.TimeoutExpired:
                 process.kill()
                 code = "killed"
-            if name in STAGES and code != 0:
+            if name != "prometheus" and code != 0:
                 print(f"{name} exited {code}; its log:\n" + (work / f"{name}.log").read_text()[-3000:])
         shutil.rmtree(work, ignore_errors=True)
 
