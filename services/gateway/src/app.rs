@@ -208,7 +208,7 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         metrics.clone(),
     )?);
     let ready = Arc::new(AtomicBool::new(false));
-    tokio::spawn(watch_broker(
+    let watcher = tokio::spawn(watch_broker(
         gateway.producer.clone(),
         ready.clone(),
         shutdown.clone(),
@@ -249,13 +249,29 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         }
     }
     let _ = admin.await;
+    if let Ok(Some(fatal)) = watcher.await {
+        // The orchestrator restarts the process; a new producer starts clean.
+        anyhow::bail!("the Kafka producer failed for good: {fatal}");
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }
 
 /// Ready while the broker answers: checked every few seconds, as the stage services do.
-async fn watch_broker(producer: RawProducer, ready: Arc<AtomicBool>, shutdown: CancellationToken) {
+/// Returns the producer's fatal error when it has one (after stopping the gateway): an
+/// idempotent producer can fail for good, and then every request would get 503 for ever.
+async fn watch_broker(
+    producer: RawProducer,
+    ready: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+) -> Option<String> {
     loop {
+        if let Some(fatal) = producer.fatal_error() {
+            ready.store(false, Ordering::Relaxed);
+            tracing::error!(error = %fatal, "the Kafka producer failed for good; stopping");
+            shutdown.cancel();
+            return Some(fatal);
+        }
         let probe = producer.clone();
         let reachable = tokio::task::spawn_blocking(move || probe.broker_reachable())
             .await
@@ -264,7 +280,7 @@ async fn watch_broker(producer: RawProducer, ready: Arc<AtomicBool>, shutdown: C
             tracing::info!(reachable, "broker");
         }
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return None,
             () = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }

@@ -92,6 +92,15 @@ impl RawProducer {
         })
     }
 
+    /// The producer's fatal error, if it has had one (it then produces nothing more).
+    pub fn fatal_error(&self) -> Option<String> {
+        use rdkafka::producer::Producer as _;
+        self.producer
+            .client()
+            .fatal_error()
+            .map(|(code, reason)| format!("{reason} ({code:?})"))
+    }
+
     /// Whether a broker answers a metadata request (blocking, up to a few seconds).
     pub fn broker_reachable(&self) -> bool {
         use rdkafka::producer::Producer as _;
