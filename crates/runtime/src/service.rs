@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use newsflow_core::Stage;
 
-use crate::config::{RunnerConfig, ServiceArgs};
+use crate::config::RunnerConfig;
+use crate::flags::ServiceArgs;
 use crate::metrics::RunnerMetrics;
-use crate::runner::{Runner, shutdown_on_signals};
+use crate::runner::Runner;
+use crate::shutdown::shutdown_on_signals;
 use crate::telemetry;
 
 /// Runs a stage service to completion: validates the configuration (and with `--check-config`
@@ -59,5 +61,5 @@ where
     // A blocking Kafka call may still wait for its timeout (e.g. the transaction set-up after
     // the broker refused the credentials): do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    outcome
+    Ok(outcome?)
 }

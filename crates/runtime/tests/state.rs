@@ -129,8 +129,8 @@ impl Topics {
             dlq_topic: self.dlq.clone(),
             admin_addr: "127.0.0.1:0".parse().unwrap(),
             kafka_options: vec![
-                newsflow_runtime::config::parse_kafka_option("session.timeout.ms=6000").unwrap(),
-                newsflow_runtime::config::parse_kafka_option("heartbeat.interval.ms=1000").unwrap(),
+                newsflow_runtime::flags::parse_kafka_option("session.timeout.ms=6000").unwrap(),
+                newsflow_runtime::flags::parse_kafka_option("heartbeat.interval.ms=1000").unwrap(),
             ],
             max_in_flight: 100,
             drain_timeout: Duration::from_secs(10),
@@ -204,7 +204,7 @@ fn start(
 ) -> (
     CancellationToken,
     RunnerMetrics,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
+    tokio::task::JoinHandle<Result<(), newsflow_runtime::RunnerError>>,
 ) {
     let runner = Runner::new(topics.config(instance), FirstSeen::default()).unwrap();
     let metrics = runner.metrics().clone();

@@ -15,7 +15,7 @@ use newsflow_core::topics::{DEDUP_STATE, DEDUPLICATED, DUPLICATES, NORMALIZED};
 use newsflow_core::{
     Emit, EventKind, Rejection, Route, Stage, StageContext, StageError, StateChange,
 };
-use newsflow_runtime::config::parse_duration;
+use newsflow_runtime::flags::parse_duration;
 use newsflow_runtime::metrics::RunnerMetrics;
 use newsflow_runtime::{RunnerConfig, ServiceArgs, ServiceDefaults, run_service};
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
@@ -64,7 +64,7 @@ struct Args {
 
 fn load_config(args: &Args) -> anyhow::Result<DedupConfig> {
     let mut config: DedupConfig =
-        newsflow_runtime::config::load_settings(args.config.as_deref(), "deduplicator settings")?;
+        newsflow_runtime::flags::load_settings(args.config.as_deref(), "deduplicator settings")?;
     if let Some(window) = args.window {
         config.window = window;
     }

@@ -10,7 +10,7 @@ use futures::stream::FuturesUnordered;
 use newsflow_core::Event;
 use newsflow_core::decode::decode_bytes;
 use newsflow_core::event::{ContentType, RawEvent};
-use newsflow_runtime::config::ClientArgs;
+use newsflow_runtime::flags::ClientArgs;
 use newsflow_runtime::envelope::{self, TraceParent};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};

@@ -44,7 +44,7 @@ struct Args {
 
 fn load_config(args: &Args) -> anyhow::Result<NormalizeConfig> {
     let mut config: NormalizeConfig =
-        newsflow_runtime::config::load_settings(args.config.as_deref(), "normalizer settings")?;
+        newsflow_runtime::flags::load_settings(args.config.as_deref(), "normalizer settings")?;
     if let Some(limit) = args.max_content_bytes {
         config.max_content_bytes = limit;
     }

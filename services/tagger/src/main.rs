@@ -13,7 +13,7 @@ use clap::{CommandFactory as _, Parser};
 use newsflow_core::tag::{TagStage, Taxonomy};
 use newsflow_core::topics::{DEDUPLICATED, ENRICHED, tag_topic};
 use newsflow_core::{Emit, Event, EventKind, Route, Stage, StageContext, StageError};
-use newsflow_runtime::config::ClientArgs;
+use newsflow_runtime::flags::ClientArgs;
 use newsflow_runtime::metrics::RunnerMetrics;
 use newsflow_runtime::topics::{TopicSettings, replication_from_flags};
 use newsflow_runtime::{RunnerConfig, ServiceArgs, ServiceDefaults, run_service};
@@ -48,7 +48,7 @@ struct Args {
     taxonomy: Option<PathBuf>,
 
     /// How often the taxonomy file is checked for changes.
-    #[arg(long, env = "NEWSFLOW_TAXONOMY_POLL", default_value = "2s", value_parser = newsflow_runtime::config::parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "NEWSFLOW_TAXONOMY_POLL", default_value = "2s", value_parser = newsflow_runtime::flags::parse_duration, value_name = "DURATION")]
     taxonomy_poll: Duration,
 
     /// Put this before every per-tag topic name (`<PREFIX>news.topic.<id>.v1`), as

@@ -1,0 +1,25 @@
+//! Graceful shutdown: a token cancelled on SIGTERM or SIGINT.
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+/// Cancels the returned token on SIGTERM or SIGINT.
+pub fn shutdown_on_signals() -> anyhow::Result<CancellationToken> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let token = CancellationToken::new();
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = name,
+            "shutting down: no new input, draining in-flight work"
+        );
+        cancel.cancel();
+    });
+    Ok(token)
+}
