@@ -102,6 +102,29 @@ pub struct RawEvent {
     pub hints: Option<Hints>,
 }
 
+impl RawEvent {
+    /// A plain-text page of `source` with nothing else known, as the simplest producer (or a
+    /// test) sends it.
+    pub fn plain_text(
+        id: impl Into<String>,
+        source: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            source: source.into(),
+            url: None,
+            fetched_at: None,
+            ingested_at: None,
+            content_type: ContentType::TextPlain,
+            content: Some(content.into()),
+            content_base64: None,
+            charset: None,
+            hints: None,
+        }
+    }
+}
+
 /// `SEOUL, June 16 (UPI) --`: where, when and by whom, as the article's first line says it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dateline {

@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
-use crate::flags::{Guarantee, KafkaOption, LogFormat, ServiceArgs};
+use newsflow_core::stage::INPUT;
 
-/// What a service fixes for the runner: its name and default topics.
+use crate::flags::{Guarantee, KafkaOption, LogFormat, ServiceArgs};
+use crate::routes::{TopicBinding, check_topic};
+
+/// What a service fixes for the runner: its name and its input's default topic.
 #[derive(Debug, Clone)]
 pub struct ServiceDefaults {
     /// `relay`, `normalizer`, …: the stage label of metrics, dead letters and `ce_source`.
     pub service: &'static str,
+    /// The topic of the stage's main input without `--input-topic`.
     pub input_topic: &'static str,
 }
 
@@ -23,16 +27,13 @@ pub struct RunnerConfig {
     pub service: &'static str,
     pub brokers: String,
     pub group_id: String,
-    pub input_topic: String,
-    /// Where `Route::Primary` goes.
-    pub output_topic: Option<String>,
-    /// Where `Route::Duplicates` goes.
-    pub duplicates_topic: Option<String>,
+    /// The topics flags chose for the stage's inputs (`--input-topic` for its main one); the
+    /// runner reads every input the stage declares, each from its chosen or default topic.
+    pub inputs: Vec<TopicBinding>,
+    /// The topics flags chose for the stage's outputs; any other output goes to its default.
+    pub outputs: Vec<TopicBinding>,
     /// The compacted topic of a stateful stage's state.
     pub state_topic: Option<String>,
-    /// Put before `news.topic.<id>.v1`, where `Route::Topic(id)` goes (like `topics create
-    /// --prefix`); empty by default.
-    pub tag_topic_prefix: String,
     /// Service settings beyond the runner's, shown by `--check-config` (`name = value`).
     pub extra: Vec<(&'static str, String)>,
     pub dlq_topic: String,
@@ -64,11 +65,9 @@ fn host_name() -> String {
 }
 
 impl RunnerConfig {
-    pub fn new(
-        args: &ServiceArgs,
-        defaults: &ServiceDefaults,
-        output_topic: Option<String>,
-    ) -> Self {
+    /// The configuration of a service from the shared flags; its outputs' flags are added with
+    /// [`RunnerConfig::output`].
+    pub fn new(args: &ServiceArgs, defaults: &ServiceDefaults) -> Self {
         let group_id = args
             .group_id
             .clone()
@@ -80,14 +79,13 @@ impl RunnerConfig {
                 format!("{group_id}.{}.{}", host_name(), args.admin_addr.port())
             }),
             group_id,
-            input_topic: args
-                .input_topic
-                .clone()
-                .unwrap_or_else(|| defaults.input_topic.to_owned()),
-            output_topic,
-            duplicates_topic: None,
+            inputs: vec![TopicBinding::named(
+                INPUT,
+                "input_topic",
+                args.input_topic.as_deref().unwrap_or(defaults.input_topic),
+            )],
+            outputs: Vec::new(),
             state_topic: None,
-            tag_topic_prefix: String::new(),
             extra: vec![(
                 "log_format",
                 match args.log_format {
@@ -106,6 +104,13 @@ impl RunnerConfig {
             commit_interval: args.commit_interval,
             transaction_timeout: args.transaction_timeout,
         }
+    }
+
+    /// A flag's topic for one of the stage's outputs.
+    #[must_use]
+    pub fn output(mut self, binding: TopicBinding) -> Self {
+        self.outputs.push(binding);
+        self
     }
 
     pub fn exactly_once(&self) -> bool {
@@ -180,15 +185,14 @@ impl RunnerConfig {
             format!("service = {}", self.service),
             format!("brokers = {}", self.brokers),
             format!("group_id = {}", self.group_id),
-            format!("input_topic = {}", self.input_topic),
-            format!(
-                "output_topic = {}",
-                self.output_topic.as_deref().unwrap_or("-")
-            ),
-            format!(
-                "duplicates_topic = {}",
-                self.duplicates_topic.as_deref().unwrap_or("-")
-            ),
+        ];
+        lines.extend(
+            self.inputs
+                .iter()
+                .chain(&self.outputs)
+                .map(TopicBinding::describe),
+        );
+        lines.extend([
             format!(
                 "state_topic = {}",
                 self.state_topic.as_deref().unwrap_or("-")
@@ -206,7 +210,7 @@ impl RunnerConfig {
             ),
             format!("dlq_max_bytes = {}", self.dlq_max_bytes),
             format!("guarantee = {}", self.guarantee.as_str()),
-        ];
+        ]);
         if self.exactly_once() {
             lines.push(format!("transactional_id = {}", self.transactional_id));
             lines.push(format!(
@@ -233,17 +237,12 @@ impl RunnerConfig {
         use anyhow::Context as _;
         use rdkafka::consumer::BaseConsumer;
         use rdkafka::producer::BaseProducer;
-        for (name, topic) in [
-            ("input", Some(&self.input_topic)),
-            ("output", self.output_topic.as_ref()),
-            ("dlq", Some(&self.dlq_topic)),
-        ] {
-            if let Some(topic) = topic {
-                anyhow::ensure!(
-                    valid_topic_name(topic),
-                    "--{name}-topic {topic:?} is not a valid Kafka topic name"
-                );
-            }
+        for binding in self.inputs.iter().chain(&self.outputs) {
+            binding.validate().map_err(anyhow::Error::msg)?;
+        }
+        check_topic("dlq_topic", &self.dlq_topic).map_err(anyhow::Error::msg)?;
+        if let Some(state) = &self.state_topic {
+            check_topic("state_topic", state).map_err(anyhow::Error::msg)?;
         }
         if self.exactly_once() {
             anyhow::ensure!(
@@ -326,8 +325,32 @@ pub fn valid_topic_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A configuration for unit tests: input `in`, DLQ `dlq`, state `state`, no outputs bound.
+    pub(crate) fn sample() -> RunnerConfig {
+        RunnerConfig {
+            service: "t",
+            brokers: "127.0.0.1:1".into(),
+            group_id: "g".into(),
+            inputs: vec![TopicBinding::named(INPUT, "input_topic", "in")],
+            outputs: Vec::new(),
+            state_topic: Some("state".into()),
+            extra: Vec::new(),
+            dlq_topic: "dlq".into(),
+            admin_addr: "127.0.0.1:0".parse().expect("an address"),
+            kafka_options: Vec::new(),
+            max_in_flight: 10,
+            drain_timeout: Duration::from_secs(1),
+            retry_timeout: Duration::from_secs(5),
+            dlq_max_bytes: 8,
+            guarantee: Guarantee::ExactlyOnce,
+            transactional_id: "t".into(),
+            commit_interval: Duration::from_millis(100),
+            transaction_timeout: Duration::from_secs(10),
+        }
+    }
 
     /// `ServiceArgs` as a parser of its own, for tests.
     #[derive(Debug, clap::Parser)]
@@ -343,7 +366,6 @@ mod tests {
                 service: "t",
                 input_topic: "in",
             },
-            None,
         )
     }
 

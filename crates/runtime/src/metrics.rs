@@ -48,20 +48,33 @@ pub struct RunnerMetrics {
     pub state_records: IntCounterVec,
 }
 
-/// Metric constructors for names and labels written here, which are valid.
-fn counters(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+/// Registers `collector` in `registry`: a service's own metrics go beside the runner's.
+pub fn register<C>(registry: &Registry, collector: C) -> prometheus::Result<C>
+where
+    C: prometheus::core::Collector + Clone + 'static,
+{
+    registry.register(Box::new(collector.clone()))?;
+    Ok(collector)
+}
+
+/// Metric constructors for names and labels written in code, which are valid.
+pub fn counters(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
 }
 
-fn gauges(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+pub fn gauges(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
 }
 
-fn gauge(name: &str, help: &str) -> IntGauge {
+pub fn gauge(name: &str, help: &str) -> IntGauge {
     IntGauge::new(name, help).expect("valid metric")
 }
 
-fn histogram(name: &str, help: &str, buckets: &[f64]) -> Histogram {
+pub fn counter(name: &str, help: &str) -> prometheus::IntCounter {
+    prometheus::IntCounter::new(name, help).expect("valid metric")
+}
+
+pub fn histogram(name: &str, help: &str, buckets: &[f64]) -> Histogram {
     Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
         .expect("valid metric")
 }

@@ -6,8 +6,9 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use newsflow_core::topics::tag_topic;
-use newsflow_core::{Emit, ErrorKind, Event, Rejection, Route, Stage, StageContext, StageError};
+use newsflow_core::{
+    Emit, ErrorKind, Event, EventKind, Rejection, Route, Stage, StageContext, StageError,
+};
 use rdkafka::message::{Headers, Message, OwnedHeaders};
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +18,7 @@ use crate::envelope::{self, InputPosition, TraceParent};
 use crate::error::RunnerError;
 use crate::metrics::RunnerMetrics;
 use crate::output::{Destination, Encoded, Input, StateWrite};
+use crate::routes::Routes;
 
 /// What one input made: the records to send, and the state records among them.
 #[derive(Debug)]
@@ -31,17 +33,24 @@ pub(crate) struct Processed {
 #[derive(Debug)]
 pub(crate) struct Processor<S> {
     pub stage: S,
+    pub routes: Routes,
     config: RunnerConfig,
     metrics: RunnerMetrics,
 }
 
 impl<S: Stage> Processor<S> {
-    pub(crate) fn new(stage: S, config: RunnerConfig, metrics: RunnerMetrics) -> Self {
-        Self {
+    /// Fails when the service's topics and the stage's streams do not fit.
+    pub(crate) fn new(
+        stage: S,
+        config: RunnerConfig,
+        metrics: RunnerMetrics,
+    ) -> Result<Self, RunnerError> {
+        Ok(Self {
+            routes: Routes::resolve(&config, &stage)?,
             stage,
             config,
             metrics,
-        }
+        })
     }
 
     /// Processes one record: its outputs (or its dead letter) and the stage's state changes.
@@ -60,7 +69,11 @@ impl<S: Stage> Processor<S> {
             partition: message.partition(),
             offset: message.offset(),
         };
-        let outcome = match (message.payload(), self.forged_type(message.headers())) {
+        let kind = self
+            .routes
+            .input_kind(message.topic())
+            .unwrap_or_else(|| self.stage.input_kind());
+        let outcome = match (message.payload(), self.forged_type(kind, message.headers())) {
             (_, Some(rejection)) => Err(rejection),
             (None, None) => Err(Rejection::new(
                 ErrorKind::EmptyContent,
@@ -71,7 +84,7 @@ impl<S: Stage> Processor<S> {
                     .timestamp()
                     .to_millis()
                     .and_then(DateTime::<Utc>::from_timestamp_millis);
-                self.run_stage(payload, record_time, shutdown).await?
+                self.run_stage(kind, payload, record_time, shutdown).await?
             }
         };
         let mut records = match outcome {
@@ -93,8 +106,8 @@ impl<S: Stage> Processor<S> {
     }
 
     /// A `ce_type` header naming another kind of event than the stage reads.
-    fn forged_type<H: Headers>(&self, headers: Option<&H>) -> Option<Rejection> {
-        let expected = self.stage.input_kind().cloudevents_type();
+    fn forged_type<H: Headers>(&self, kind: EventKind, headers: Option<&H>) -> Option<Rejection> {
+        let expected = kind.cloudevents_type();
         let found = headers?.iter().find(|h| h.key == envelope::CE_TYPE)?;
         let ce_type = String::from_utf8_lossy(found.value.unwrap_or_default());
         (ce_type != expected).then(|| {
@@ -108,6 +121,7 @@ impl<S: Stage> Processor<S> {
     /// Runs the stage; transient errors are retried with backoff until the retry timeout.
     async fn run_stage(
         &mut self,
+        kind: EventKind,
         payload: &[u8],
         record_time: Option<DateTime<Utc>>,
         shutdown: &CancellationToken,
@@ -115,7 +129,7 @@ impl<S: Stage> Processor<S> {
         let first_try = Instant::now();
         let mut attempt = 0;
         loop {
-            let event = match Event::from_json(self.stage.input_kind(), payload) {
+            let event = match Event::from_json(kind, payload) {
                 Ok(event) => event,
                 Err(rejection) => return Ok(Err(rejection)),
             };
@@ -188,24 +202,15 @@ impl<S: Stage> Processor<S> {
         Ok(records)
     }
 
-    /// The topic of a route and its `output` label.
+    /// The topic of a route and its `output` label (the output's name).
     fn destination(&self, route: &Route) -> Result<(String, &'static str), RunnerError> {
-        let config = &self.config;
-        let (topic, label) = match route {
-            Route::Primary => (config.output_topic.clone(), "primary"),
-            Route::Duplicates => (config.duplicates_topic.clone(), "duplicates"),
-            Route::Topic(id) => (
-                Some(format!("{}{}", config.tag_topic_prefix, tag_topic(id))),
-                "topic",
-            ),
-        };
-        let topic = topic.ok_or_else(|| {
+        let topic = self.routes.topic(route).ok_or_else(|| {
             RunnerError::Wiring(format!(
-                "stage {} emitted to {route:?} but the service has no topic for it",
+                "stage {} emitted to {route:?} but declares no such output",
                 self.stage.name()
             ))
         })?;
-        Ok((topic, label))
+        Ok((topic, route.output))
     }
 
     /// The input as a dead letter: its original key, value (cut to the limit) and headers, and

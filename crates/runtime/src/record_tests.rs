@@ -2,54 +2,25 @@
 
 use std::time::Duration;
 
-use newsflow_core::event::{ContentType, RawEvent};
-use newsflow_core::stage::IdentityStage;
+use newsflow_core::event::RawEvent;
+use newsflow_core::stage::{DefaultTopic, INPUT, IdentityStage, PRIMARY, Port};
+use newsflow_core::topics::{RAW, tag_topic};
 use newsflow_core::{EventKind, StateChange};
 use rdkafka::message::{Header, OwnedMessage, Timestamp};
 
 use super::*;
-use crate::flags::Guarantee;
+use crate::routes::TopicBinding;
 
 fn config() -> RunnerConfig {
-    RunnerConfig {
-        service: "t",
-        brokers: "127.0.0.1:1".into(),
-        group_id: "g".into(),
-        input_topic: "in".into(),
-        output_topic: Some("out".into()),
-        duplicates_topic: None,
-        state_topic: Some("state".into()),
-        tag_topic_prefix: "staging.".into(),
-        extra: Vec::new(),
-        dlq_topic: "dlq".into(),
-        admin_addr: "127.0.0.1:0".parse().unwrap(),
-        kafka_options: Vec::new(),
-        max_in_flight: 10,
-        drain_timeout: Duration::from_secs(1),
-        retry_timeout: Duration::from_secs(5),
-        dlq_max_bytes: 8,
-        guarantee: Guarantee::ExactlyOnce,
-        transactional_id: "t".into(),
-        commit_interval: Duration::from_millis(100),
-        transaction_timeout: Duration::from_secs(10),
-    }
+    let mut config = crate::config::tests::sample();
+    config.outputs = vec![TopicBinding::named(PRIMARY, "output_topic", "out")];
+    config
 }
 
 fn raw_json(id: &str) -> Vec<u8> {
-    Event::Raw(RawEvent {
-        id: id.into(),
-        source: "s".into(),
-        url: None,
-        fetched_at: None,
-        ingested_at: None,
-        content_type: ContentType::TextPlain,
-        content: Some("text".into()),
-        content_base64: None,
-        charset: None,
-        hints: None,
-    })
-    .to_json()
-    .unwrap()
+    Event::Raw(RawEvent::plain_text(id, "s", "text"))
+        .to_json()
+        .unwrap()
 }
 
 fn message(payload: Option<Vec<u8>>, headers: Option<OwnedHeaders>) -> OwnedMessage {
@@ -65,7 +36,7 @@ fn message(payload: Option<Vec<u8>>, headers: Option<OwnedHeaders>) -> OwnedMess
 }
 
 fn processor<S: Stage>(stage: S) -> Processor<S> {
-    Processor::new(stage, config(), RunnerMetrics::new("t"))
+    Processor::new(stage, config(), RunnerMetrics::new("t")).unwrap()
 }
 
 fn header(headers: &OwnedHeaders, key: &str) -> Option<String> {
@@ -157,11 +128,20 @@ impl Stage for Routed {
     fn name(&self) -> &'static str {
         "routed"
     }
-    fn input_kind(&self) -> EventKind {
-        EventKind::Raw
+    fn inputs(&self) -> &'static [Port] {
+        const { &[Port::new(INPUT, EventKind::Raw, RAW)] }
     }
-    fn output_kinds(&self) -> &'static [EventKind] {
-        &[EventKind::Raw]
+    fn outputs(&self) -> &'static [Port] {
+        const {
+            &[
+                Port::new(PRIMARY, EventKind::Raw, RAW),
+                Port {
+                    name: "topic",
+                    kind: EventKind::Raw,
+                    topic: DefaultTopic::PerKey(tag_topic),
+                },
+            ]
+        }
     }
     fn process(&mut self, event: Event, _ctx: &StageContext) -> Result<Vec<Emit>, StageError> {
         let first = self.0[0].clone();
@@ -179,8 +159,19 @@ impl Stage for Routed {
 
 #[tokio::test]
 async fn copies_go_to_their_topics_from_one_encoding_and_state_to_the_state_topic() {
-    let stage = Routed(vec![Route::Primary, Route::Topic("world".into())]);
-    let processed = process(stage, &message(Some(raw_json("a")), None))
+    let stage = Routed(vec![Route::PRIMARY, Route::keyed("topic", "world")]);
+    let mut config = config();
+    config.outputs.push(TopicBinding::prefix(
+        "topic",
+        "tag_topic_prefix",
+        "staging.",
+    ));
+    let processed = Processor::new(stage, config, RunnerMetrics::new("t"))
+        .unwrap()
+        .process(
+            &message(Some(raw_json("a")), None),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     let topics: Vec<(&str, &str)> = processed
@@ -207,13 +198,13 @@ async fn copies_go_to_their_topics_from_one_encoding_and_state_to_the_state_topi
 }
 
 #[tokio::test]
-async fn an_output_without_a_topic_is_a_wiring_error() {
-    let stage = Routed(vec![Route::Duplicates]);
+async fn an_output_the_stage_does_not_declare_is_a_wiring_error() {
+    let stage = Routed(vec![Route::to("duplicates")]);
     let err = process(stage, &message(Some(raw_json("a")), None))
         .await
         .unwrap_err();
     assert!(matches!(err, RunnerError::Wiring(_)), "{err}");
-    assert!(err.to_string().contains("Duplicates"), "{err}");
+    assert!(err.to_string().contains("duplicates"), "{err}");
 }
 
 /// Fails transiently `left` times, then passes the event on.
@@ -225,18 +216,18 @@ impl Stage for Flaky {
     fn name(&self) -> &'static str {
         "flaky"
     }
-    fn input_kind(&self) -> EventKind {
-        EventKind::Raw
+    fn inputs(&self) -> &'static [Port] {
+        const { &[Port::new(INPUT, EventKind::Raw, RAW)] }
     }
-    fn output_kinds(&self) -> &'static [EventKind] {
-        &[EventKind::Raw]
+    fn outputs(&self) -> &'static [Port] {
+        const { &[Port::new(PRIMARY, EventKind::Raw, RAW)] }
     }
     fn process(&mut self, event: Event, _ctx: &StageContext) -> Result<Vec<Emit>, StageError> {
         if self.left > 0 {
             self.left -= 1;
             return Err(StageError::Transient("not now".into()));
         }
-        Ok(vec![Emit::new(Route::Primary, event)])
+        Ok(vec![Emit::new(Route::PRIMARY, event)])
     }
 }
 
@@ -277,5 +268,5 @@ async fn transient_stage_errors_are_retried_and_counted() {
 fn processor_with_short_retries<S: Stage>(stage: S) -> Processor<S> {
     let mut config = config();
     config.retry_timeout = Duration::from_secs(1);
-    Processor::new(stage, config, RunnerMetrics::new("t"))
+    Processor::new(stage, config, RunnerMetrics::new("t")).unwrap()
 }

@@ -85,7 +85,7 @@ impl<S: Stage + 'static> Runner<S> {
             ))
         });
         Ok(Self {
-            processor: Processor::new(stage, config.clone(), metrics.clone()),
+            processor: Processor::new(stage, config.clone(), metrics.clone())?,
             config,
             metrics,
             health,
@@ -224,14 +224,16 @@ impl<S: Stage + 'static> Runner<S> {
             .consumer_config()
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
+        let routes = &self.processor.routes;
+        let inputs = routes.input_topics();
         consumer
-            .subscribe(&[self.config.input_topic.as_str()])
-            .with_context(|| format!("cannot subscribe to {}", self.config.input_topic))?;
+            .subscribe(&inputs)
+            .with_context(|| format!("cannot subscribe to {}", inputs.join(", ")))?;
         tracing::info!(
             service = self.config.service,
-            input = %self.config.input_topic,
+            input = %inputs.join(","),
             group = %self.config.group_id,
-            output = self.config.output_topic.as_deref().unwrap_or("-"),
+            output = routes.primary_topic().unwrap_or("-"),
             "consuming"
         );
         Ok(consumer)
