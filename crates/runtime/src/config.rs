@@ -9,8 +9,9 @@ use rdkafka::ClientConfig;
 
 use newsflow_core::stage::INPUT;
 
+pub use crate::bindings::valid_topic_name;
+use crate::bindings::{TopicBinding, check_topic};
 use crate::flags::{Guarantee, KafkaOption, LogFormat, ServiceArgs};
-use crate::routes::{TopicBinding, check_topic};
 
 /// What a service fixes for the runner: its name and its input's default topic.
 #[derive(Debug, Clone)]
@@ -311,17 +312,6 @@ pub(crate) fn setting_scope(key: &str) -> (bool, bool) {
     ];
     let matches = |prefixes: &[&str]| prefixes.iter().any(|p| key.starts_with(p));
     (matches(CONSUMER_PREFIXES), matches(PRODUCER_PREFIXES))
-}
-
-/// Kafka's rule: 1 to 249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
-pub fn valid_topic_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 249
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 #![deny(clippy::too_many_lines)]
 
 pub mod admin;
+pub mod bindings;
 mod client;
 pub mod config;
 mod delivery;
@@ -25,11 +26,11 @@ pub mod taxonomy;
 pub mod telemetry;
 pub mod topics;
 
+pub use bindings::{TopicBinding, TopicChoice};
 pub use config::{RunnerConfig, ServiceDefaults};
 pub use error::RunnerError;
 pub use flags::{Guarantee, ServiceArgs};
 pub use hooks::{Hooked, StageHooks};
-pub use routes::{TopicBinding, TopicChoice};
 pub use runner::Runner;
 pub use service::{ServiceContext, run_service};
 pub use shutdown::shutdown_on_signals;

@@ -9,7 +9,7 @@ use newsflow_core::{EventKind, StateChange};
 use rdkafka::message::{Header, OwnedMessage, Timestamp};
 
 use super::*;
-use crate::routes::TopicBinding;
+use crate::bindings::TopicBinding;
 
 fn config() -> RunnerConfig {
     let mut config = crate::config::tests::sample();
