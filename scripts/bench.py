@@ -584,6 +584,10 @@ class Bench:
         try:
             t0 = time.monotonic()
             cpu0 = {s.name: s.cpu() for s in services}
+            # The stage's own time in process() (wall time, so only on a quiet machine close to
+            # its CPU time): against the service's CPU it shows what the hop costs.
+            stage0 = {s.name: metric_sum(s.metrics(), "newsflow_stage_duration_seconds_sum")
+                      for s in services}
             broker0, busy0 = self.broker_cpu(), system_busy_seconds()
             samples = self.wait_done(kind, services, n, f"{kind} {mode}")
             t1 = time.monotonic()
@@ -600,6 +604,10 @@ class Bench:
             "articles_per_s": round(n / seconds, 1),
             "mb_per_s": round(fill["bytes"] / 1e6 / seconds, 2),
             "cpu_s_per_1000": {k: round((cpu1[k] - cpu0[k]) / n * 1000, 3) for k in cpu0},
+            "stage_s_per_1000": {
+                k: round((metric_sum(samples[k], "newsflow_stage_duration_seconds_sum") - stage0[k])
+                         / n * 1000, 3) for k in cpu0
+            },
             "broker_cpu_s_per_1000": round((broker1 - broker0) / n * 1000, 3) if self.broker_pid else None,
             "peak_rss_mb": {k: round(v, 1) if v else None for k, v in rss.items()},
             "other_load_cores": round(max(0.0, (busy1 - busy0) - ours) / seconds, 2),

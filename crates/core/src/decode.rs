@@ -7,7 +7,8 @@ use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
 use crate::error::{ErrorKind, Rejection, StageError};
 use crate::event::{ContentType, Event, EventKind, RawEvent};
-use crate::stage::{Emit, Route, Stage, StageContext};
+use crate::stage::{Emit, INPUT, PRIMARY, Port, Route, Stage, StageContext};
+use crate::topics::RAW;
 
 /// The default limit on a page's size (2 MiB), below the topics' `max.message.bytes`.
 pub const DEFAULT_MAX_CONTENT_BYTES: usize = 2 * 1024 * 1024;
@@ -245,12 +246,12 @@ impl Stage for DecodeStage {
         "decode"
     }
 
-    fn input_kind(&self) -> EventKind {
-        EventKind::Raw
+    fn inputs(&self) -> &'static [Port] {
+        const { &[Port::new(INPUT, EventKind::Raw, RAW)] }
     }
 
-    fn output_kinds(&self) -> &'static [EventKind] {
-        &[EventKind::Raw]
+    fn outputs(&self) -> &'static [Port] {
+        const { &[Port::new(PRIMARY, EventKind::Raw, RAW)] }
     }
 
     fn process(&mut self, event: Event, ctx: &StageContext) -> Result<Vec<Emit>, StageError> {
@@ -259,7 +260,7 @@ impl Stage for DecodeStage {
         };
         let ingested_at = ctx.record_time.or(raw.ingested_at).unwrap_or(ctx.now);
         let decoded = self.decode(raw, ingested_at)?;
-        Ok(vec![Emit::new(Route::Primary, Event::Raw(decoded))])
+        Ok(vec![Emit::new(Route::PRIMARY, Event::Raw(decoded))])
     }
 }
 

@@ -123,6 +123,16 @@ impl RawEvent {
             hints: None,
         }
     }
+
+    /// A plain-text page of `source` with nothing else known, as the simplest producer (or a
+    /// test) sends it.
+    pub fn plain_text(
+        id: impl Into<String>,
+        source: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        Self::with_content(id, source, ContentType::TextPlain, content)
+    }
 }
 
 /// `SEOUL, June 16 (UPI) --`: where, when and by whom, as the article's first line says it.

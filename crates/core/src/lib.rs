@@ -23,6 +23,6 @@ pub use dedup::{DedupConfig, DedupStage};
 pub use error::{ErrorKind, Rejection, StageError};
 pub use event::{Event, EventKind, RawEvent};
 pub use normalize::{NormalizeConfig, NormalizeStage};
-pub use stage::{Chain, Emit, Route, Stage, StageContext, StateChange};
+pub use stage::{Chain, DefaultTopic, Emit, Port, Route, Stage, StageContext, StateChange};
 pub use story::{StoryConfig, StoryRecord, StoryStage};
 pub use tag::{TagStage, Taxonomy};

@@ -1,22 +1,78 @@
 //! The one synchronous stage interface, in the spirit of Vector's `transform_one`: an event in,
-//! zero or more (route, event) pairs out, or a typed error. The same stage value runs inside the
-//! Kafka runner and inside `newsflow run`; it never sees Kafka, threads or the clock.
+//! zero or more (route, event) pairs out, or a typed error. Each stage declares the streams it
+//! reads and writes ([`Port`]: a name, an event kind, a default topic); its routes name them and
+//! the runner maps the names to topics. The same stage value runs inside the Kafka runner and
+//! inside `newsflow run`; it never sees Kafka, threads or the clock.
 
 use chrono::{DateTime, Utc};
 
 use crate::error::{ErrorKind, Rejection, StageError};
 use crate::event::{Event, EventKind};
 
-/// Where an output goes. The runner maps routes to topics; `newsflow run` writes primary
-/// outputs and duplicate notices.
+/// The name of a stage's main input; `--input-topic` chooses its topic.
+pub const INPUT: &str = "input";
+
+/// The name of a stage's main output; `--output-topic` chooses its topic.
+pub const PRIMARY: &str = "primary";
+
+/// A stream a stage reads or writes, as the stage declares it: the name its routes use (and
+/// the runner maps to a topic, from a flag), the kind of event, and the topic it defaults to.
+#[derive(Debug, Clone, Copy)]
+pub struct Port {
+    pub name: &'static str,
+    pub kind: EventKind,
+    pub topic: DefaultTopic,
+}
+
+impl Port {
+    pub const fn new(name: &'static str, kind: EventKind, topic: &'static str) -> Self {
+        Self {
+            name,
+            kind,
+            topic: DefaultTopic::Named(topic),
+        }
+    }
+}
+
+/// The topic a port goes to unless a flag says otherwise.
+#[derive(Debug, Clone, Copy)]
+pub enum DefaultTopic {
+    /// One topic.
+    Named(&'static str),
+    /// One topic per route key (the tagger's `news.topic.<id>.v1`, one per tag): the name made
+    /// from the key.
+    PerKey(fn(&str) -> String),
+}
+
+/// Where an output goes: one of the outputs the stage declares, and for an output with a topic
+/// per key, the key. The runner maps outputs to topics; `newsflow run` writes primary outputs
+/// and duplicate notices.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Route {
-    /// The stage's main output topic (`--output-topic`).
-    Primary,
-    /// `news.duplicates.v1`.
-    Duplicates,
-    /// `news.topic.<topic-id>.v1`: a copy of an enriched article for one of its tags.
-    Topic(String),
+pub struct Route {
+    pub output: &'static str,
+    pub key: Option<String>,
+}
+
+impl Route {
+    /// The stage's main output.
+    pub const PRIMARY: Self = Self::to(PRIMARY);
+
+    /// The output named `output`.
+    pub const fn to(output: &'static str) -> Self {
+        Self { output, key: None }
+    }
+
+    /// The topic of `key` of the output named `output`.
+    pub fn keyed(output: &'static str, key: impl Into<String>) -> Self {
+        Self {
+            output,
+            key: Some(key.into()),
+        }
+    }
+
+    pub fn is_primary(&self) -> bool {
+        self.output == PRIMARY
+    }
 }
 
 /// One output of a stage.
@@ -82,10 +138,19 @@ pub struct StateChange {
 pub trait Stage: Send {
     /// Short, stable name (`decode`, `normalizer`, …): the `stage` of dead letters and metrics.
     fn name(&self) -> &'static str;
-    /// The kind of event the stage consumes.
-    fn input_kind(&self) -> EventKind;
-    /// The kinds of event it emits; the first is its primary output.
-    fn output_kinds(&self) -> &'static [EventKind];
+    /// The streams the stage reads; the first, named [`INPUT`], is its main input.
+    fn inputs(&self) -> &'static [Port];
+    /// The streams it writes; the first, named [`PRIMARY`], is its main output.
+    fn outputs(&self) -> &'static [Port];
+
+    /// The kind of event the stage's main input carries.
+    fn input_kind(&self) -> EventKind {
+        self.inputs()[0].kind
+    }
+    /// The kinds of event it emits; the first is its primary output's.
+    fn output_kinds(&self) -> Vec<EventKind> {
+        self.outputs().iter().map(|port| port.kind).collect()
+    }
     /// Processes one event.
     fn process(&mut self, event: Event, ctx: &StageContext) -> Result<Vec<Emit>, StageError>;
 
@@ -142,25 +207,40 @@ impl Stage for IdentityStage {
         "identity"
     }
 
-    fn input_kind(&self) -> EventKind {
-        self.kind
+    fn inputs(&self) -> &'static [Port] {
+        identity_ports(self.kind, INPUT)
     }
 
-    fn output_kinds(&self) -> &'static [EventKind] {
-        match self.kind {
-            EventKind::Raw => &[EventKind::Raw],
-            EventKind::Normalized => &[EventKind::Normalized],
-            EventKind::Deduplicated => &[EventKind::Deduplicated],
-            EventKind::DuplicateNotice => &[EventKind::DuplicateNotice],
-            EventKind::Enriched => &[EventKind::Enriched],
-        }
+    fn outputs(&self) -> &'static [Port] {
+        identity_ports(self.kind, PRIMARY)
     }
 
     fn process(&mut self, event: Event, _ctx: &StageContext) -> Result<Vec<Emit>, StageError> {
         if event.kind() != self.kind {
             return Err(unexpected_input(self, &event));
         }
-        Ok(vec![Emit::new(Route::Primary, event)])
+        Ok(vec![Emit::new(Route::PRIMARY, event)])
+    }
+}
+
+/// The identity stage's one input or output of `kind`, on the kind's topic.
+fn identity_ports(kind: EventKind, name: &'static str) -> &'static [Port] {
+    use crate::topics::{DEDUPLICATED, DUPLICATES, ENRICHED, NORMALIZED, RAW};
+    macro_rules! port {
+        ($kind:ident, $topic:expr) => {
+            if name == INPUT {
+                const { &[Port::new(INPUT, EventKind::$kind, $topic)] }
+            } else {
+                const { &[Port::new(PRIMARY, EventKind::$kind, $topic)] }
+            }
+        };
+    }
+    match kind {
+        EventKind::Raw => port!(Raw, RAW),
+        EventKind::Normalized => port!(Normalized, NORMALIZED),
+        EventKind::Deduplicated => port!(Deduplicated, DEDUPLICATED),
+        EventKind::DuplicateNotice => port!(DuplicateNotice, DUPLICATES),
+        EventKind::Enriched => port!(Enriched, ENRICHED),
     }
 }
 
@@ -216,7 +296,7 @@ impl Chain {
     /// stages (e.g. duplicate notices).
     pub fn output_kinds(&self) -> Vec<EventKind> {
         let last = self.stages.len() - 1;
-        let mut kinds: Vec<EventKind> = self.stages[last].output_kinds().to_vec();
+        let mut kinds: Vec<EventKind> = self.stages[last].output_kinds();
         for stage in &self.stages[..last] {
             kinds.extend(stage.output_kinds().iter().skip(1));
         }
@@ -238,7 +318,7 @@ impl Chain {
                 // One process, one instance: nobody else reads the state changes.
                 drop(stage.take_state_changes());
                 for emit in emitted {
-                    if index < last && emit.route == Route::Primary {
+                    if index < last && emit.route.is_primary() {
                         next.push(emit.event);
                     } else {
                         out.push(emit);
@@ -255,21 +335,10 @@ impl Chain {
 mod tests {
     use super::*;
     use crate::decode::DecodeStage;
-    use crate::event::{ContentType, RawEvent};
+    use crate::event::RawEvent;
 
     fn raw(content: &str) -> Event {
-        Event::Raw(RawEvent {
-            id: "a".into(),
-            source: "s".into(),
-            url: None,
-            fetched_at: None,
-            ingested_at: None,
-            content_type: ContentType::TextPlain,
-            content: Some(content.into()),
-            content_base64: None,
-            charset: None,
-            hints: None,
-        })
+        Event::Raw(RawEvent::plain_text("a", "s", content))
     }
 
     fn ctx() -> StageContext {
@@ -285,7 +354,7 @@ mod tests {
         .unwrap();
         let out = chain.process(raw("text"), &ctx()).unwrap();
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].route, Route::Primary);
+        assert_eq!(out[0].route, Route::PRIMARY);
         assert_eq!(out[0].event.id(), "a");
         assert_eq!(chain.output_kinds(), vec![EventKind::Raw]);
     }

@@ -511,7 +511,7 @@ fn the_stage_interface() {
     event.ingested_at = Some(time("2020-01-01T00:00:00Z"));
     let out = stage.process(Event::Raw(event), &ctx).expect("processed");
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].route, Route::Primary);
+    assert_eq!(out[0].route, Route::PRIMARY);
     let Event::Normalized(article) = &out[0].event else {
         panic!("not a normalized article")
     };

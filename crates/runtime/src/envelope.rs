@@ -6,7 +6,7 @@ use newsflow_core::dead_letter::headers as dlq;
 use newsflow_core::event::format_rfc3339;
 use newsflow_core::{Event, Rejection};
 use rand::Rng as _;
-use rdkafka::message::{BorrowedHeaders, Header, Headers as _, OwnedHeaders};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use sha2::{Digest as _, Sha256};
 
 pub const TRACEPARENT: &str = "traceparent";
@@ -100,7 +100,7 @@ impl std::fmt::Display for TraceParent {
 }
 
 /// The value of header `key`, if present and UTF-8.
-pub fn header_str<'a>(headers: Option<&'a BorrowedHeaders>, key: &str) -> Option<&'a str> {
+pub fn header_str<'a, H: Headers>(headers: Option<&'a H>, key: &str) -> Option<&'a str> {
     headers?
         .iter()
         .find(|h| h.key == key)
@@ -177,8 +177,8 @@ pub fn event_headers(
 }
 
 /// A dead letter's headers: the original ones, then the fixed `x-newsflow-*` ones.
-pub fn dead_letter_headers(
-    original: Option<&BorrowedHeaders>,
+pub fn dead_letter_headers<H: Headers>(
+    original: Option<&H>,
     service: &str,
     rejection: &Rejection,
     input: &InputPosition,

@@ -1,24 +1,84 @@
-//! The `main` of every stage service: logging, `--check-config`, signals, the runner.
+//! The `main` of every stage service: logging, `--check-config`, signals, set-up, background
+//! tasks and the runner. A service hands over its configuration and a function that builds its
+//! stage; that function gets a [`ServiceContext`] to register its metrics, to schedule set-up
+//! steps that need the async runtime and the broker (creating topics), and to start tasks that
+//! run beside the runner until shutdown (watching a file).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use newsflow_core::Stage;
+use rdkafka::ClientConfig;
+use tokio_util::sync::CancellationToken;
 
-use crate::config::{RunnerConfig, ServiceArgs};
+use crate::config::RunnerConfig;
+use crate::flags::ServiceArgs;
 use crate::metrics::RunnerMetrics;
-use crate::runner::{Runner, shutdown_on_signals};
+use crate::routes::Routes;
+use crate::runner::Runner;
+use crate::shutdown::cancel_on_signals;
 use crate::telemetry;
 
-/// Runs a stage service to completion: validates the configuration (and with `--check-config`
-/// prints it, secrets masked, and exits), builds the stage, runs until SIGTERM/SIGINT.
-/// `build_stage` gets the service's metrics, so a stage wrapper can register its own in the
-/// same registry. Exit status 0 after a clean shutdown, 1 on any error (printed, never a
-/// panic).
+type Step = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What a service's stage is built with.
+pub struct ServiceContext {
+    metrics: RunnerMetrics,
+    client: ClientConfig,
+    shutdown: CancellationToken,
+    setup: Vec<Step>,
+    tasks: Vec<Task>,
+}
+
+impl std::fmt::Debug for ServiceContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceContext")
+            .field("setup", &self.setup.len())
+            .field("tasks", &self.tasks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceContext {
+    /// The service's metrics; its own go in the same registry.
+    pub fn metrics(&self) -> &RunnerMetrics {
+        &self.metrics
+    }
+
+    /// A client configuration for the service's brokers (with every `--kafka-option`), e.g.
+    /// for an admin client.
+    pub fn client_config(&self) -> ClientConfig {
+        self.client.clone()
+    }
+
+    /// Runs `step` once the async runtime exists, before the runner starts; an error stops the
+    /// service. Not run with `--check-config`.
+    pub fn setup(&mut self, step: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+        self.setup.push(Box::pin(step));
+    }
+
+    /// Runs a task beside the runner; it gets the shutdown signal, and the service waits for
+    /// it to end after the runner stopped. Not run with `--check-config`.
+    pub fn spawn<F, T>(&mut self, task: F)
+    where
+        F: FnOnce(CancellationToken) -> T,
+        T: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.push(Box::pin(task(self.shutdown.clone())));
+    }
+}
+
+/// Runs a stage service to completion: validates the configuration, builds the stage (and with
+/// `--check-config` prints the configuration, secrets masked, and exits), runs the set-up
+/// steps, the background tasks and the runner until SIGTERM/SIGINT. Exit status 0 after a
+/// clean shutdown, 1 on any error (printed, never a panic).
 pub fn run_service<S, F>(args: &ServiceArgs, config: RunnerConfig, build_stage: F) -> ExitCode
 where
     S: Stage + 'static,
-    F: FnOnce(&RunnerMetrics) -> anyhow::Result<S>,
+    F: FnOnce(&mut ServiceContext) -> anyhow::Result<S>,
 {
     telemetry::init(args.log_format);
     match try_run(args, config, build_stage) {
@@ -35,12 +95,19 @@ where
 fn try_run<S, F>(args: &ServiceArgs, config: RunnerConfig, build_stage: F) -> anyhow::Result<()>
 where
     S: Stage + 'static,
-    F: FnOnce(&RunnerMetrics) -> anyhow::Result<S>,
+    F: FnOnce(&mut ServiceContext) -> anyhow::Result<S>,
 {
     config.validate()?;
+    let mut context = ServiceContext {
+        metrics: RunnerMetrics::new(config.service),
+        client: args.client.client_config(),
+        shutdown: CancellationToken::new(),
+        setup: Vec::new(),
+        tasks: Vec::new(),
+    };
     // Building the stage checks its own configuration (e.g. a taxonomy file) too.
-    let metrics = RunnerMetrics::new(config.service);
-    let stage = build_stage(&metrics)?;
+    let stage = build_stage(&mut context)?;
+    Routes::resolve(&config, &stage)?;
     if args.check_config {
         println!("{}", config.describe());
         println!("# configuration is valid");
@@ -50,14 +117,38 @@ where
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let outcome = runtime.block_on(async move {
-        let shutdown = shutdown_on_signals()?;
-        Runner::with_metrics(config, stage, metrics)?
-            .run(shutdown)
-            .await
-    });
+    let outcome = runtime.block_on(run(config, stage, context));
     // A blocking Kafka call may still wait for its timeout (e.g. the transaction set-up after
     // the broker refused the credentials): do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     outcome
+}
+
+/// Set-up, background tasks and the runner, on the service's async runtime.
+async fn run<S: Stage + 'static>(
+    config: RunnerConfig,
+    stage: S,
+    context: ServiceContext,
+) -> anyhow::Result<()> {
+    let ServiceContext {
+        metrics,
+        shutdown,
+        setup,
+        tasks,
+        ..
+    } = context;
+    cancel_on_signals(shutdown.clone())?;
+    for step in setup {
+        step.await?;
+    }
+    let tasks: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
+    let outcome = Runner::with_metrics(config, stage, metrics)?
+        .run(shutdown.clone())
+        .await;
+    // The runner may have stopped on an error: the tasks stop too.
+    shutdown.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(outcome?)
 }

@@ -9,12 +9,14 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use newsflow_core::event::{ContentType, RawEvent};
+use newsflow_core::event::RawEvent;
+use newsflow_core::stage::{INPUT, PRIMARY};
+use newsflow_core::topics::RAW;
 use newsflow_core::{
-    Emit, Event, EventKind, Rejection, Route, Stage, StageContext, StageError, StateChange,
+    Emit, Event, EventKind, Port, Rejection, Route, Stage, StageContext, StageError, StateChange,
 };
 use newsflow_runtime::metrics::RunnerMetrics;
-use newsflow_runtime::{Guarantee, Runner, RunnerConfig};
+use newsflow_runtime::{Guarantee, Runner, RunnerConfig, TopicBinding};
 use newsflow_testkit::kafka::{consume_all_on, create_topics, key};
 use newsflow_testkit::{brokers, unique_name};
 use rdkafka::ClientConfig;
@@ -34,11 +36,11 @@ impl Stage for FirstSeen {
     fn name(&self) -> &'static str {
         "first-seen"
     }
-    fn input_kind(&self) -> EventKind {
-        EventKind::Raw
+    fn inputs(&self) -> &'static [Port] {
+        const { &[Port::new(INPUT, EventKind::Raw, RAW)] }
     }
-    fn output_kinds(&self) -> &'static [EventKind] {
-        &[EventKind::Raw]
+    fn outputs(&self) -> &'static [Port] {
+        const { &[Port::new(PRIMARY, EventKind::Raw, RAW)] }
     }
     fn process(&mut self, event: Event, _ctx: &StageContext) -> Result<Vec<Emit>, StageError> {
         let id = event.id().to_owned();
@@ -49,7 +51,7 @@ impl Stage for FirstSeen {
             key: id,
             value: Some(b"seen".to_vec()),
         });
-        Ok(vec![Emit::new(Route::Primary, event)])
+        Ok(vec![Emit::new(Route::PRIMARY, event)])
     }
     fn is_stateful(&self) -> bool {
         true
@@ -120,17 +122,15 @@ impl Topics {
             service: "first-seen",
             brokers: self.brokers.clone(),
             group_id: self.group.clone(),
-            input_topic: self.input.clone(),
-            output_topic: Some(self.output.clone()),
-            duplicates_topic: None,
+            inputs: vec![TopicBinding::named(INPUT, "input_topic", &self.input)],
+            outputs: vec![TopicBinding::named(PRIMARY, "output_topic", &self.output)],
             state_topic: Some(self.state.clone()),
-            tag_topic_prefix: String::new(),
             extra: Vec::new(),
             dlq_topic: self.dlq.clone(),
             admin_addr: "127.0.0.1:0".parse().unwrap(),
             kafka_options: vec![
-                newsflow_runtime::config::parse_kafka_option("session.timeout.ms=6000").unwrap(),
-                newsflow_runtime::config::parse_kafka_option("heartbeat.interval.ms=1000").unwrap(),
+                newsflow_runtime::flags::parse_kafka_option("session.timeout.ms=6000").unwrap(),
+                newsflow_runtime::flags::parse_kafka_option("heartbeat.interval.ms=1000").unwrap(),
             ],
             max_in_flight: 100,
             drain_timeout: Duration::from_secs(10),
@@ -153,18 +153,7 @@ impl Topics {
             .set("bootstrap.servers", &self.brokers)
             .create()
             .unwrap();
-        let raw = Event::Raw(RawEvent {
-            id: id.to_owned(),
-            source: "test".into(),
-            url: None,
-            fetched_at: None,
-            ingested_at: None,
-            content_type: ContentType::TextPlain,
-            content: Some("text".into()),
-            content_base64: None,
-            charset: None,
-            hints: None,
-        });
+        let raw = Event::Raw(RawEvent::plain_text(id, "test", "text"));
         let payload = raw.to_json().unwrap();
         producer
             .send(
@@ -204,7 +193,7 @@ fn start(
 ) -> (
     CancellationToken,
     RunnerMetrics,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
+    tokio::task::JoinHandle<Result<(), newsflow_runtime::RunnerError>>,
 ) {
     let runner = Runner::new(topics.config(instance), FirstSeen::default()).unwrap();
     let metrics = runner.metrics().clone();

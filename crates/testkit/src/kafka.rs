@@ -27,10 +27,15 @@ pub fn free_port() -> u16 {
 /// Creates `names` with `partitions` partitions each on the test broker. Blocking; callable
 /// from sync and async tests alike (it runs on a thread of its own).
 pub fn create_topics(names: &[String], partitions: i32) {
-    let names = names.to_vec();
+    create_topics_on(&brokers(), names, partitions);
+}
+
+/// [`create_topics`] on the broker(s) at `brokers`.
+pub fn create_topics_on(brokers: &str, names: &[String], partitions: i32) {
+    let (brokers, names) = (brokers.to_owned(), names.to_vec());
     std::thread::spawn(move || {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
+            .set("bootstrap.servers", &brokers)
             .create()
             .expect("admin client");
         let topics: Vec<NewTopic<'_>> = names
@@ -43,7 +48,7 @@ pub fn create_topics(names: &[String], partitions: i32) {
             .expect("runtime");
         let results = runtime
             .block_on(admin.create_topics(&topics, &AdminOptions::new()))
-            .unwrap_or_else(|err| panic!("no Kafka broker answers at {} ({err})", brokers()));
+            .unwrap_or_else(|err| panic!("no Kafka broker answers at {brokers} ({err})"));
         for result in results {
             result.unwrap_or_else(|(name, code)| panic!("cannot create {name}: {code}"));
         }

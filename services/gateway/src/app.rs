@@ -16,7 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use clap::Parser;
-use newsflow_runtime::config::{ClientArgs, LogFormat};
+use newsflow_runtime::flags::{ClientArgs, LogFormat};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Tokens;
@@ -167,46 +167,8 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         );
     }
     let metrics = GatewayMetrics::new().context("cannot declare the metrics")?;
-    let kafka = args.client.client_config();
-    let hub = Arc::new(Hub::new(
-        args.client_buffer,
-        args.max_clients,
-        Arc::new(metrics.clone()),
-    ));
-    let bad = metrics.bad_records.clone();
-    let kinds = Arc::new(TopicKinds {
-        duplicates: format!("{}{}", args.topic_prefix, newsflow_core::topics::DUPLICATES),
-        dead_letters: format!("{}{}", args.topic_prefix, newsflow_core::topics::DLQ),
-    });
-    let readers = Readers::new(
-        kafka.clone(),
-        kinds.clone(),
-        hub.clone(),
-        shutdown.clone(),
-        Arc::new(move || bad.inc()),
-    );
-    let raw_topic = format!("{}{}", args.topic_prefix, newsflow_core::topics::RAW);
-    let producer = RawProducer::new(kafka.clone(), &raw_topic, args.ack_timeout)?;
-    let source = Source {
-        hub: hub.clone(),
-        kafka,
-        kinds,
-        shutdown: shutdown.clone(),
-        events: Arc::new(metrics.clone()),
-    };
-    let settings = Settings {
-        topic_prefix: args.topic_prefix.clone(),
-        max_body_bytes: args.max_body_bytes,
-        rate_limit: args.rate_limit,
-    };
-    let gateway = Arc::new(Gateway::new(
-        settings,
-        tokens,
-        producer,
-        readers,
-        source,
-        metrics.clone(),
-    )?);
+    let (gateway, hub) = build(&args, tokens, &metrics, &shutdown)?;
+    let raw_topic = gateway.producer.topic().to_owned();
     let ready = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch_broker(
         gateway.producer.clone(),
@@ -255,6 +217,56 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
     }
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// The gateway's parts: producer, readers, hub and the state its routes share.
+fn build(
+    args: &Args,
+    tokens: Tokens,
+    metrics: &GatewayMetrics,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Arc<Gateway>, Arc<Hub>)> {
+    let kafka = args.client.client_config();
+    let hub = Arc::new(Hub::new(
+        args.client_buffer,
+        args.max_clients,
+        Arc::new(metrics.clone()),
+    ));
+    let bad = metrics.bad_records.clone();
+    let kinds = Arc::new(TopicKinds {
+        duplicates: format!("{}{}", args.topic_prefix, newsflow_core::topics::DUPLICATES),
+        dead_letters: format!("{}{}", args.topic_prefix, newsflow_core::topics::DLQ),
+    });
+    let readers = Readers::new(
+        kafka.clone(),
+        kinds.clone(),
+        hub.clone(),
+        shutdown.clone(),
+        Arc::new(move || bad.inc()),
+    );
+    let raw_topic = format!("{}{}", args.topic_prefix, newsflow_core::topics::RAW);
+    let producer = RawProducer::new(kafka.clone(), &raw_topic, args.ack_timeout)?;
+    let source = Source {
+        hub: hub.clone(),
+        kafka,
+        kinds,
+        shutdown: shutdown.clone(),
+        events: Arc::new(metrics.clone()),
+    };
+    let settings = Settings {
+        topic_prefix: args.topic_prefix.clone(),
+        max_body_bytes: args.max_body_bytes,
+        rate_limit: args.rate_limit,
+    };
+    let gateway = Arc::new(Gateway::new(
+        settings,
+        tokens,
+        producer,
+        readers,
+        source,
+        metrics.clone(),
+    )?);
+    Ok((gateway, hub))
 }
 
 /// Ready while the broker answers: checked every few seconds, as the stage services do.

@@ -92,6 +92,11 @@ impl RawProducer {
         })
     }
 
+    /// The topic it produces to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// The producer's fatal error, if it has had one (it then produces nothing more).
     pub fn fatal_error(&self) -> Option<String> {
         use rdkafka::producer::Producer as _;

@@ -1,6 +1,8 @@
 //! newsflow's gateway: HTTP ingest into `news.raw.v1` and live subscriptions to the topic
 //! feeds for consumers without a Kafka client.
 
+#![deny(clippy::too_many_lines)]
+
 pub mod app;
 pub mod auth;
 pub mod hub;

@@ -1,6 +1,8 @@
 //! `newsflow-gateway`: HTTP ingest into `news.raw.v1` and live subscriptions to the topic
 //! feeds (Server-Sent Events, WebSocket) for clients without Kafka.
 
+#![deny(clippy::too_many_lines)]
+
 use std::process::ExitCode;
 
 use newsflow_gateway::app;

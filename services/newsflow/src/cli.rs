@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES;
 
-use newsflow_runtime::config::{ClientArgs, ServiceArgs};
+use newsflow_runtime::flags::{ClientArgs, ServiceArgs};
 
 use crate::input::{Input, ReadOptions};
 use crate::pipeline::RunOptions;
@@ -364,7 +364,7 @@ pub struct ProbeArgs {
     pub url: String,
 
     /// Give up after this long.
-    #[arg(long, env = "NEWSFLOW_PROBE_TIMEOUT", default_value = "2s", value_parser = newsflow_runtime::config::parse_duration)]
+    #[arg(long, env = "NEWSFLOW_PROBE_TIMEOUT", default_value = "2s", value_parser = newsflow_runtime::flags::parse_duration)]
     pub timeout: std::time::Duration,
 }
 

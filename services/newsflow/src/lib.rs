@@ -2,6 +2,8 @@
 //! services (`produce`, `topics create`, `relay`). The binary is `src/main.rs`; the modules are
 //! a library so tests can reach them.
 
+#![deny(clippy::too_many_lines)]
+
 pub mod cli;
 pub mod dlq;
 pub mod eval;

@@ -1,3 +1,5 @@
+#![deny(clippy::too_many_lines)]
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -11,7 +13,7 @@ use newsflow_core::stage::IdentityStage;
 use newsflow_runtime::topics::{
     TopicOutcome, TopicSettings, create_topics, replication_from_flags,
 };
-use newsflow_runtime::{RunnerConfig, ServiceDefaults};
+use newsflow_runtime::{RunnerConfig, ServiceDefaults, TopicBinding};
 
 /// mimalloc instead of glibc's malloc: allocation-heavy JSON and text work per event runs
 /// faster, and freed memory goes back to the system instead of piling up in per-thread arenas.
@@ -190,7 +192,11 @@ fn relay(args: RelayArgs) -> ExitCode {
         service: "relay",
         input_topic: newsflow_core::topics::RAW,
     };
-    let config = RunnerConfig::new(&args.service, &defaults, Some(args.output_topic.clone()));
+    let config = RunnerConfig::new(&args.service, &defaults).output(TopicBinding::named(
+        newsflow_core::stage::PRIMARY,
+        "output_topic",
+        &args.output_topic,
+    ));
     let kind = args.event_kind.into();
     newsflow_runtime::run_service(&args.service, config, |_| Ok(IdentityStage::new(kind)))
 }

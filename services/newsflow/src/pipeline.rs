@@ -15,7 +15,7 @@ use newsflow_core::normalize::{NormalizeConfig, NormalizeStage};
 use newsflow_core::stage::{Chain, ChainError};
 use newsflow_core::story::{StoryConfig, StoryStage};
 use newsflow_core::tag::{TagStage, Taxonomy};
-use newsflow_core::{Emit, Rejection, Route, StageContext, StageError};
+use newsflow_core::{Emit, Rejection, StageContext, StageError};
 
 use crate::input::{Input, ReadOptions, ReadStats, read_inputs};
 
@@ -53,18 +53,8 @@ fn chain(stages: Stages) -> anyhow::Result<Chain> {
     Chain::new(stages).map_err(|err| anyhow::anyhow!("newsflow run's chain is miswired: {err}"))
 }
 
-/// Reads and validates a taxonomy file; the error lists every problem with its line.
-pub fn load_taxonomy(path: &std::path::Path) -> anyhow::Result<Taxonomy> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the taxonomy {}", path.display()))?;
-    Taxonomy::from_yaml(&text).map_err(|errors| {
-        let lines: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}:{e}", path.display()))
-            .collect();
-        anyhow::anyhow!("invalid taxonomy:\n{}", lines.join("\n"))
-    })
-}
+/// Reads and validates a taxonomy file: the one loader, which the tagger uses too.
+pub use newsflow_runtime::taxonomy::load as load_taxonomy;
 
 /// Reads and validates a story settings file (`--story-config`).
 pub fn load_story_config(path: &std::path::Path) -> anyhow::Result<StoryConfig> {
@@ -290,7 +280,7 @@ fn write_all(
         let outcome = item.outcome.and_then(|emits| {
             let mut out = Vec::new();
             for emit in emits {
-                if emit.route == Route::Primary {
+                if emit.route.is_primary() {
                     out.extend(rest.process(emit.event, &item.ctx)?);
                 } else {
                     out.push(emit);

@@ -94,7 +94,13 @@ use crate::event::{
     DedupInfo, DedupStatus, DeduplicatedArticle, DuplicateKind, DuplicateNotice, Event, EventKind,
     NormalizedArticle,
 };
-use crate::stage::{Emit, Route, Stage, StageContext, StateChange, unexpected_input};
+use crate::stage::{
+    Emit, INPUT, PRIMARY, Port, Route, Stage, StageContext, StateChange, unexpected_input,
+};
+use crate::topics;
+
+/// The name of the output of duplicate notices (`--duplicates-topic`).
+pub const DUPLICATES: &str = "duplicates";
 
 /// The dedupe stage. See the [module docs](self).
 #[derive(Debug)]
@@ -372,7 +378,7 @@ impl DedupStage {
 
 fn unique(article: NormalizedArticle, fingerprint: String) -> Emit {
     Emit::new(
-        Route::Primary,
+        Route::PRIMARY,
         Event::Deduplicated(DeduplicatedArticle {
             article,
             dedup: DedupInfo {
@@ -391,7 +397,7 @@ fn notice(
     ctx: &StageContext,
 ) -> Emit {
     Emit::new(
-        Route::Duplicates,
+        Route::to(DUPLICATES),
         Event::DuplicateNotice(DuplicateNotice {
             id: article.id,
             duplicate_of,
@@ -418,12 +424,17 @@ impl Stage for DedupStage {
         "deduplicator"
     }
 
-    fn input_kind(&self) -> EventKind {
-        EventKind::Normalized
+    fn inputs(&self) -> &'static [Port] {
+        const { &[Port::new(INPUT, EventKind::Normalized, topics::NORMALIZED)] }
     }
 
-    fn output_kinds(&self) -> &'static [EventKind] {
-        &[EventKind::Deduplicated, EventKind::DuplicateNotice]
+    fn outputs(&self) -> &'static [Port] {
+        const {
+            &[
+                Port::new(PRIMARY, EventKind::Deduplicated, topics::DEDUPLICATED),
+                Port::new(DUPLICATES, EventKind::DuplicateNotice, topics::DUPLICATES),
+            ]
+        }
     }
 
     fn process(&mut self, event: Event, ctx: &StageContext) -> Result<Vec<Emit>, StageError> {

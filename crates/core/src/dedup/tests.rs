@@ -101,8 +101,8 @@ fn run(stage: &mut DedupStage, article: NormalizedArticle, day: i64) -> Event {
     let json: Value = serde_json::from_slice(&emit.event.to_json().unwrap()).unwrap();
     newsflow_testkit::assert_valid(emit.event.kind().schema_file(), &json);
     match emit.event.kind() {
-        EventKind::Deduplicated => assert_eq!(emit.route, Route::Primary),
-        EventKind::DuplicateNotice => assert_eq!(emit.route, Route::Duplicates),
+        EventKind::Deduplicated => assert_eq!(emit.route, Route::PRIMARY),
+        EventKind::DuplicateNotice => assert_eq!(emit.route, Route::to(super::DUPLICATES)),
         other => panic!("unexpected output {other:?}"),
     }
     emit.event

@@ -29,7 +29,8 @@ use crate::decode::DecodeStage;
 use crate::error::{ErrorKind, Rejection, StageError};
 use crate::event::{ContentType, Dateline, Event, EventKind, NormalizedArticle, RawEvent, Related};
 use crate::ids::canonical_url;
-use crate::stage::{Emit, Route, Stage, StageContext};
+use crate::stage::{Emit, INPUT, PRIMARY, Port, Route, Stage, StageContext};
+use crate::topics::{NORMALIZED, RAW};
 use clean::{ClutterMatcher, display_text, hash_and_count, into_nfc};
 use dates::{DateParser, DateReading};
 use html::HtmlSelectors;
@@ -565,12 +566,12 @@ impl Stage for NormalizeStage {
         "normalizer"
     }
 
-    fn input_kind(&self) -> EventKind {
-        EventKind::Raw
+    fn inputs(&self) -> &'static [Port] {
+        const { &[Port::new(INPUT, EventKind::Raw, RAW)] }
     }
 
-    fn output_kinds(&self) -> &'static [EventKind] {
-        &[EventKind::Normalized]
+    fn outputs(&self) -> &'static [Port] {
+        const { &[Port::new(PRIMARY, EventKind::Normalized, NORMALIZED)] }
     }
 
     fn process(&mut self, event: Event, ctx: &StageContext) -> Result<Vec<Emit>, StageError> {
@@ -578,7 +579,7 @@ impl Stage for NormalizeStage {
             return Err(crate::stage::unexpected_input(self, &event));
         };
         let article = self.normalize(raw, ctx)?;
-        Ok(vec![Emit::new(Route::Primary, Event::Normalized(article))])
+        Ok(vec![Emit::new(Route::PRIMARY, Event::Normalized(article))])
     }
 }
 

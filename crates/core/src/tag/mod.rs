@@ -36,7 +36,14 @@ use crate::error::StageError;
 use crate::event::{
     DeduplicatedArticle, EnrichedArticle, Entity, Event, EventKind, NormalizedArticle, TopicTag,
 };
-use crate::stage::{Emit, Route, Stage, StageContext, unexpected_input};
+use crate::stage::{
+    DefaultTopic, Emit, INPUT, PRIMARY, Port, Route, Stage, StageContext, unexpected_input,
+};
+use crate::topics;
+
+/// The name of the output of the per-topic copies, one Kafka topic per taxonomy topic id
+/// (`--tag-topic-prefix` goes before the default name).
+pub const TOPIC_COPIES: &str = "topic";
 
 /// The tagger's version, carried by every enriched article (`tagger_version`).
 pub const TAGGER_VERSION: &str = concat!("newsflow-tagger/", env!("CARGO_PKG_VERSION"));
@@ -49,7 +56,8 @@ pub struct Tags {
 }
 
 /// Tags deduplicated articles: emits the enriched article on the primary route
-/// (`news.enriched.v1`) with a copy per topic on `Route::Topic(id)` (`news.topic.<id>.v1`).
+/// (`news.enriched.v1`) with a copy per topic on its [`TOPIC_COPIES`] output, keyed by the topic id
+/// (`news.topic.<id>.v1`).
 #[derive(Debug)]
 pub struct TagStage {
     taxonomy: Arc<Taxonomy>,
@@ -108,12 +116,27 @@ impl Stage for TagStage {
         "tagger"
     }
 
-    fn input_kind(&self) -> EventKind {
-        EventKind::Deduplicated
+    fn inputs(&self) -> &'static [Port] {
+        const {
+            &[Port::new(
+                INPUT,
+                EventKind::Deduplicated,
+                topics::DEDUPLICATED,
+            )]
+        }
     }
 
-    fn output_kinds(&self) -> &'static [EventKind] {
-        &[EventKind::Enriched]
+    fn outputs(&self) -> &'static [Port] {
+        const {
+            &[
+                Port::new(PRIMARY, EventKind::Enriched, topics::ENRICHED),
+                Port {
+                    name: TOPIC_COPIES,
+                    kind: EventKind::Enriched,
+                    topic: DefaultTopic::PerKey(topics::tag_topic),
+                },
+            ]
+        }
     }
 
     fn process(&mut self, event: Event, _ctx: &StageContext) -> Result<Vec<Emit>, StageError> {
@@ -124,10 +147,10 @@ impl Stage for TagStage {
         let copies: Vec<Route> = enriched
             .topics
             .iter()
-            .map(|t| Route::Topic(t.id.clone()))
+            .map(|t| Route::keyed(TOPIC_COPIES, t.id.clone()))
             .collect();
         Ok(vec![
-            Emit::new(Route::Primary, Event::Enriched(enriched)).with_copies(copies),
+            Emit::new(Route::PRIMARY, Event::Enriched(enriched)).with_copies(copies),
         ])
     }
 }

@@ -570,12 +570,12 @@ fn the_stage_emits_the_enriched_article_once_with_a_copy_route_per_topic() {
     };
     let emits = stage.process(input("The embassy reopened."), &ctx).unwrap();
     assert_eq!(emits.len(), 1, "one output, not one per topic");
-    assert_eq!(emits[0].route, Route::Primary);
+    assert_eq!(emits[0].route, Route::PRIMARY);
     assert_eq!(
         emits[0].copies,
         [
-            Route::Topic("world".to_owned()),
-            Route::Topic("embassies".to_owned())
+            Route::keyed(super::TOPIC_COPIES, "world"),
+            Route::keyed(super::TOPIC_COPIES, "embassies")
         ]
     );
     assert!(matches!(&emits[0].event, Event::Enriched(e) if e.topics.len() == 2));
