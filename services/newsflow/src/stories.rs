@@ -94,18 +94,6 @@ pub fn render(why: &Explanation) -> String {
         "text cosine {:.3} (title, lede and body terms, TF-IDF)",
         why.text
     );
-    let _ = writeln!(
-        out,
-        "title and lede cosine {:.3}, cross {:.3}, names {:.3}, figures {:.3} (the model weighs each part's root)",
-        p.head, p.cross, p.names, p.numbers
-    );
-    if p.standing_words > 0 {
-        let _ = writeln!(
-            out,
-            "standing text: {} body words in runs B shares word for word with A (a site's boilerplate) are left out",
-            p.standing_words
-        );
-    }
     let terms: Vec<String> = why
         .shared_terms
         .iter()
@@ -120,6 +108,18 @@ pub fn render(why: &Explanation) -> String {
             terms.join(", ")
         }
     );
+    let _ = writeln!(
+        out,
+        "title and lede cosine {:.3}, cross {:.3}, names {:.3}, figures {:.3} (the model weighs each part's root)",
+        p.head, p.cross, p.names, p.numbers
+    );
+    if p.standing_words > 0 {
+        let _ = writeln!(
+            out,
+            "standing text: {} body words in runs B shares word for word with A (a site's boilerplate) are left out",
+            p.standing_words
+        );
+    }
     for (what, shared, overlap, weight) in [
         (
             "entities",

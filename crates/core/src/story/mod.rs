@@ -1,16 +1,18 @@
 //! The story stage: different articles about one event, across outlets, clustered online.
 //!
-//! One pass, one article at a time: an article's title, lede and body become a TF-IDF vector
-//! (document frequencies learned from the stream on top of a shipped prior, so the first
-//! article is weighted sensibly too; see `terms.rs`). The open stories that share its heaviest
-//! terms are found through an inverted index whose posting lists are capped, so the cost of an
-//! article does not grow with the number of open stories. Each candidate is scored in full:
-//! the cosine with the story's centroid, plus a bonus for shared entities, dateline places and
-//! topics, times a time decay; the square root of that is the similarity. The article joins
-//! the most similar story at or above the threshold (stories it ties above the threshold are
-//! merged into the oldest of them), or opens a new one. A story expires after `window` of event
-//! time without a new article. Duplicate notices count their copy toward the story of their
-//! original (held until the original arrives, or the window passes).
+//! One pass, one article at a time: an article's stemmed words become TF-IDF vectors — all of
+//! title, lede and body, title and lede alone, its names, its figures (document frequencies
+//! learned from the stream on top of a shipped prior, so the first article is weighted
+//! sensibly too; see `terms.rs`). The open stories that share its heaviest terms are found
+//! through an inverted index whose posting lists are capped, so the cost of an article does not
+//! grow with the number of open stories. Each candidate is scored in full: the cosines of those
+//! vectors with the story's centroids and the shared entities, dateline places and topics
+//! (a [`Score`]'s parts, leaving out words only a site's standing text holds), combined by a
+//! fitted linear model (`StoryConfig::model`), times a time decay. The article joins the most
+//! similar story at or above the threshold (stories it ties above the threshold are merged into
+//! the oldest of them when they are alike as stories too), or opens a new one. A story expires
+//! after `window` of event time without a new article. Duplicate notices count their copy
+//! toward the story of their original (held until the original arrives, or the window passes).
 //!
 //! Every change is a [`StoryRecord`] with the story's state after it. The stage is pure: event
 //! times come from the articles, the clock from the [`StageContext`].

@@ -137,7 +137,7 @@ pub struct Folder {
     recent: Vec<(u32, Term)>,
 }
 
-const RECENT: usize = 4096;
+const RECENT: usize = 16_384;
 
 impl Folder {
     pub fn new(stem: bool) -> Self {
