@@ -37,6 +37,20 @@ impl Confusion {
             2.0 * p * r / (p + r)
         }
     }
+
+    /// `F1 … precision … recall … (tp … fp … fn … tn …)`, for a report line.
+    pub fn summary(&self) -> String {
+        format!(
+            "F1 {:.3}  precision {:.3}  recall {:.3}  (tp {} fp {} fn {} tn {})",
+            self.f1(),
+            self.precision(),
+            self.recall(),
+            self.tp,
+            self.fp,
+            self.fn_,
+            self.tn
+        )
+    }
 }
 
 /// Pearson's correlation of two equally long series (NaN when either is constant).

@@ -88,6 +88,7 @@ pub fn render(why: &Explanation) -> String {
         "similarity {:.3} (threshold {:.3}): {verdict}",
         why.similarity, why.threshold
     );
+    let p = &why.parts;
     let _ = writeln!(
         out,
         "text cosine {:.3} (title, lede and body terms, TF-IDF)",
@@ -107,6 +108,24 @@ pub fn render(why: &Explanation) -> String {
             terms.join(", ")
         }
     );
+    let _ = writeln!(
+        out,
+        "title and lede cosine {:.3}, cross {:.3}, names {:.3}, figures {:.3} (the model weighs each part's root)",
+        p.head, p.cross, p.names, p.numbers
+    );
+    if p.standing_words > 0 {
+        let _ = writeln!(
+            out,
+            "standing text: {} body words in runs B shares word for word with A (a site's boilerplate) are left out",
+            p.standing_words
+        );
+    }
+    render_shared(why, &mut out);
+    out
+}
+
+/// The shared entities, places and topics, and the time gap.
+fn render_shared(why: &Explanation, out: &mut String) {
     for (what, shared, overlap, weight) in [
         (
             "entities",
@@ -134,8 +153,8 @@ pub fn render(why: &Explanation) -> String {
         };
         let _ = writeln!(
             out,
-            "shared {what}: {listed} (overlap {overlap:.2} x weight {weight:.2} = +{:.3})",
-            overlap * weight
+            "shared {what}: {listed} (overlap {overlap:.2}, root x weight {weight:.2} = +{:.3})",
+            overlap.sqrt() * weight
         );
     }
     match why.time_gap_seconds {
@@ -154,7 +173,6 @@ pub fn render(why: &Explanation) -> String {
             );
         }
     }
-    out
 }
 
 fn humanize(seconds: i64) -> String {

@@ -9,8 +9,10 @@
 //! count only for the correlation. The correlation is that of `newsflow stories explain`'s
 //! `similarity` with Overall over every pair (negative: Overall 1 = same story … 4 = unrelated).
 //!
-//! The settings are the shipped defaults, tuned on the training split only (`tune_on_training`
-//! below, `--ignored`); the testing split is reported separately.
+//! The settings are the shipped defaults, fitted on the training split only: `dump_enriched_pairs`
+//! below (`--ignored`) writes the pairs' enriched articles, `crates/core/examples/story_pairs.rs`
+//! prints the score's parts for each, and `crates/core/story/fit_model.py` fits the model and
+//! the threshold on the training rows. The testing split is reported as a held-out figure.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
 
@@ -111,13 +113,18 @@ fn count(figures: &mut Confusion, overall: f64, same: bool) {
 }
 
 /// The floors this evaluation asserts: what the shipped settings reach on the weaker split, a
-/// little below, so a change that makes stories worse fails. Measured at 8dce694: training F1
-/// 0.892 (P 0.868, R 0.917), testing F1 0.800 (P 0.833, R 0.769), all 0.846 (P 0.851, R
-/// 0.840); r -0.763, -0.759, -0.761. The issue's targets (F1 ≥ 0.90 with precision ≥ 0.90
-/// per split, |r| ≥ 0.80) are not reached: they are printed beside the figures.
-const FLOOR_F1: f64 = 0.78;
-const FLOOR_PRECISION: f64 = 0.80;
-const FLOOR_ABS_R: f64 = 0.74;
+/// little below, so a change that makes stories worse fails. Measured with the fitted model
+/// (issue 22, second round): training F1 0.873 (P 0.886, R 0.861), testing F1 0.865 (P 0.914,
+/// R 0.821), all 0.869 (P 0.900, R 0.840); r -0.849, -0.776, -0.810. The issue's correlation
+/// target, |r| ≥ 0.80 over all 354 pairs, is met and asserted; its F1 ≥ 0.90 with precision
+/// ≥ 0.90 per split is not (printed beside the figures). One training false positive is the
+/// deduplicator's: two unrelated reports whose text is mostly one site's sign-up form are near
+/// duplicates to it (0.85), and a copy counts toward its original's story.
+const FLOOR_F1: f64 = 0.85;
+const FLOOR_PRECISION: f64 = 0.87;
+const FLOOR_ABS_R: f64 = 0.76;
+/// Issue 22's target for the correlation over all pairs.
+const TARGET_ABS_R_ALL: f64 = 0.80;
 
 #[test]
 fn semeval_pairs_are_one_story_when_people_say_so() {
@@ -174,16 +181,9 @@ fn semeval_pairs_are_one_story_when_people_say_so() {
         let (x, y) = &scores[split];
         let r = pearson(x, y);
         println!(
-            "  {split:8}: pairs {:3}  F1 {:.3}  precision {:.3}  recall {:.3}  (tp {} fp {} fn {} tn {})  Pearson r {:.3}",
+            "  {split:8}: pairs {:3}  {}  Pearson r {r:.3}",
             x.len(),
-            f.f1(),
-            f.precision(),
-            f.recall(),
-            f.tp,
-            f.fp,
-            f.fn_,
-            f.tn,
-            r
+            f.summary()
         );
         assert!(f.f1() >= FLOOR_F1, "{split}: F1 {:.3}", f.f1());
         assert!(
@@ -191,93 +191,50 @@ fn semeval_pairs_are_one_story_when_people_say_so() {
             "{split}: precision {:.3}",
             f.precision()
         );
-        assert!(r.abs() >= FLOOR_ABS_R, "{split}: |r| {:.3}", r.abs());
+        let floor = if split == "all" {
+            TARGET_ABS_R_ALL
+        } else {
+            FLOOR_ABS_R
+        };
+        assert!(r.abs() >= floor, "{split}: |r| {:.3}", r.abs());
     }
     println!(
         "  targets: F1 >= 0.90 with precision >= 0.90 per split; |r| >= 0.80; {rejected} pairs with a text the normalizer rejects (no body: similarity 0, not one story)"
     );
 }
 
-/// Tuning on the training split only: the enriched articles once, then each setting through
-/// `explain` (which decides as a fresh run does, duplicates aside). Prints the best settings.
-/// `cargo test -p newsflow --test stories_eval -- --ignored --nocapture tune`
+/// Writes every pair's two enriched articles as JSON lines (`{"split", "overall", "a", "b"}`;
+/// null for a text the normalizer rejects) to `$STORY_PAIRS` (default
+/// `target/semeval-enriched.jsonl`), so the stage's features can be studied and its model
+/// fitted without the first three stages each time (`crates/core/examples/story_pairs.rs`,
+/// `crates/core/story/fit_model.py`).
+/// `cargo test -p newsflow --test stories_eval -- --ignored dump_enriched_pairs`
 #[test]
-#[ignore = "a tool for choosing the defaults, not a check"]
-fn tune_on_training() {
-    let pairs: Vec<Pair> = semeval_english_pairs()
-        .into_iter()
-        .filter(|p| p.split == "training")
-        .collect();
+#[ignore = "a tool for fitting the model, not a check"]
+fn dump_enriched_pairs() {
+    use std::io::Write as _;
+    let out =
+        std::env::var("STORY_PAIRS").unwrap_or_else(|_| "target/semeval-enriched.jsonl".into());
     let tmp = tempfile::tempdir().unwrap();
     let taxonomy = std::sync::Arc::new(Taxonomy::default());
     let ctx = StageContext::at(Utc::now());
-    let articles: Vec<(EnrichedArticle, EnrichedArticle, f64)> = pairs
-        .iter()
-        .filter_map(|pair| {
-            write_pair(tmp.path(), pair);
-            let a = enriched_article(
-                &tmp.path().join("a.jsonl").display().to_string(),
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());
+    for pair in semeval_english_pairs() {
+        write_pair(tmp.path(), &pair);
+        let article = |name: &str| {
+            enriched_article(
+                &tmp.path().join(name).display().to_string(),
                 &taxonomy,
                 &ctx,
-            );
-            let b = enriched_article(
-                &tmp.path().join("b.jsonl").display().to_string(),
-                &taxonomy,
-                &ctx,
-            );
-            Some((a.ok()?, b.ok()?, pair.overall))
-        })
-        .collect();
-    let mut results = Vec::new();
-    for lede in [1.0, 1.5, 2.0] {
-        for body in [0.6, 1.0] {
-            for name_boost in [1.0, 1.5] {
-                for entities in [0.05, 0.1] {
-                    for prior_document_words in [100.0, 300.0] {
-                        let mut config = StoryConfig::default();
-                        config.fields.lede = lede;
-                        config.fields.body = body;
-                        config.name_boost = name_boost;
-                        config.bonus.entities = entities;
-                        config.prior_document_words = prior_document_words;
-                        let scored: Vec<(f64, f64)> = articles
-                            .iter()
-                            .map(|(a, b, overall)| {
-                                let why = explain_articles(&config, a, b, &ctx).unwrap();
-                                (why.similarity, *overall)
-                            })
-                            .collect();
-                        let (x, y): (Vec<f64>, Vec<f64>) = scored.iter().copied().unzip();
-                        let r = pearson(&x, &y);
-                        // The best F1 over the thresholds.
-                        let mut best = (0.0, 0.0, 0.0, 0.0);
-                        for step in 30..90 {
-                            let threshold = f64::from(step) / 100.0;
-                            let mut f = Confusion::default();
-                            for (s, o) in &scored {
-                                count(&mut f, *o, *s >= threshold);
-                            }
-                            if f.f1() > best.0 {
-                                best = (f.f1(), f.precision(), f.recall(), threshold);
-                            }
-                        }
-                        let label = format!(
-                            "lede {lede} body {body} name_boost {name_boost} entities {entities} prior_document_words {prior_document_words}"
-                        );
-                        results.push((best, r, label));
-                    }
-                }
-            }
-        }
+            )
+            .ok()
+        };
+        let line = serde_json::json!({
+            "split": pair.split, "overall": pair.overall,
+            "a": article("a.jsonl"), "b": article("b.jsonl"),
+        });
+        writeln!(file, "{line}").unwrap();
     }
-    results.sort_by(|a, b| b.0.0.total_cmp(&a.0.0));
-    println!("best F1 on the training split:");
-    for ((f1, p, rc, th), r, label) in results.iter().take(12) {
-        println!("F1 {f1:.3} P {p:.3} R {rc:.3} at {th:.2}  r {r:.3}  {label}");
-    }
-    results.sort_by(|a, b| a.1.total_cmp(&b.1));
-    println!("best correlation on the training split:");
-    for ((f1, p, rc, th), r, label) in results.iter().take(6) {
-        println!("F1 {f1:.3} P {p:.3} R {rc:.3} at {th:.2}  r {r:.3}  {label}");
-    }
+    file.flush().unwrap();
+    println!("wrote {out}");
 }

@@ -25,6 +25,8 @@ pub struct Explanation {
     pub threshold: f64,
     /// The text cosine (title, lede and body terms, TF-IDF).
     pub text: f64,
+    /// Every part of the score the model weighs (text, head, cross, names, numbers, overlaps).
+    pub parts: Score,
     /// The shared terms that weigh most, heaviest first.
     pub shared_terms: Vec<SharedTerm>,
     /// Shared entities (Wikidata id or name), their overlap (0..1) and its weight.
@@ -85,7 +87,7 @@ pub fn explain(
                     weight,
                 })
                 .collect();
-            (stage.score(&second, story), shared)
+            (stage.score(&second, story, None), shared)
         }
         None => (Score::default(), Vec::new()),
     };
@@ -100,16 +102,17 @@ pub fn explain(
         same_story: score.similarity >= config.threshold,
         threshold: config.threshold,
         text: score.text,
+        parts: score,
         shared_terms,
         shared_entities: shared(second.entity_keys.clone(), &first_entities),
         entity_overlap: score.entities,
-        entity_weight: config.bonus.entities,
+        entity_weight: config.model.entities,
         shared_places: shared(second.places.clone(), &first_places),
         place_overlap: score.places,
-        place_weight: config.bonus.places,
+        place_weight: config.model.places,
         shared_topics: shared(second.topics.clone(), &first_topics),
         topic_overlap: score.topics,
-        topic_weight: config.bonus.topics,
+        topic_weight: config.model.topics,
         time_gap_seconds: score.time_gap_seconds,
         time_factor: score.time_factor,
     })

@@ -1,16 +1,18 @@
 //! The story stage: different articles about one event, across outlets, clustered online.
 //!
-//! One pass, one article at a time: an article's title, lede and body become a TF-IDF vector
-//! (document frequencies learned from the stream on top of a shipped prior, so the first
-//! article is weighted sensibly too; see `terms.rs`). The open stories that share its heaviest
-//! terms are found through an inverted index whose posting lists are capped, so the cost of an
-//! article does not grow with the number of open stories. Each candidate is scored in full:
-//! the cosine with the story's centroid, plus a bonus for shared entities, dateline places and
-//! topics, times a time decay; the square root of that is the similarity. The article joins
-//! the most similar story at or above the threshold (stories it ties above the threshold are
-//! merged into the oldest of them), or opens a new one. A story expires after `window` of event
-//! time without a new article. Duplicate notices count their copy toward the story of their
-//! original (held until the original arrives, or the window passes).
+//! One pass, one article at a time: an article's stemmed words become TF-IDF vectors — all of
+//! title, lede and body, title and lede alone, its names, its figures (document frequencies
+//! learned from the stream on top of a shipped prior, so the first article is weighted
+//! sensibly too; see `terms.rs`). The open stories that share its heaviest terms are found
+//! through an inverted index whose posting lists are capped, so the cost of an article does not
+//! grow with the number of open stories. Each candidate is scored in full: the cosines of those
+//! vectors with the story's centroids and the shared entities, dateline places and topics
+//! (a [`Score`]'s parts, leaving out words only a site's standing text holds), combined by a
+//! fitted linear model (`StoryConfig::model`), times a time decay. The article joins the most
+//! similar story at or above the threshold (stories it ties above the threshold are merged into
+//! the oldest of them when they are alike as stories too), or opens a new one. A story expires
+//! after `window` of event time without a new article. Duplicate notices count their copy
+//! toward the story of their original (held until the original arrives, or the window passes).
 //!
 //! Every change is a [`StoryRecord`] with the story's state after it. The stage is pure: event
 //! times come from the articles, the clock from the [`StageContext`].
@@ -29,7 +31,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::xxh3_64;
 
-pub use config::{BonusWeights, FieldWeights, StoryConfig, StoryConfigError};
+pub use config::{FieldWeights, ModelWeights, StoryConfig, StoryConfigError};
 pub use explain::{Explanation, SharedTerm, explain};
 pub use record::{Change, Count, EntityCount, StoryRecord, StoryState};
 
@@ -37,7 +39,7 @@ use crate::error::{ErrorKind, StageError};
 use crate::event::{DuplicateNotice, EnrichedArticle, EntityType, Event};
 use crate::stage::StageContext;
 use tally::{EntityTally, Tally};
-use terms::{Counts, Frequencies, HashKeyed, Term, Vector};
+use terms::{Counts, Folder, Frequencies, HashKeyed, Term, Vector};
 
 /// What an article brings to a story, computed once.
 #[derive(Debug, Clone)]
@@ -52,6 +54,18 @@ pub struct Features {
     /// applies when both sides have one.
     pub stated_time: Option<DateTime<Utc>>,
     pub vector: Vector,
+    /// Title and lede terms only.
+    pub head: Vector,
+    /// The terms mostly written as names.
+    pub names: Vector,
+    /// The terms holding a digit.
+    pub numbers: Vector,
+    /// Title and separate lede terms, sorted (never standing text).
+    pub head_terms: Vec<Term>,
+    /// The body's terms in order and its sampled runs (`terms::shingles`), to find text the
+    /// article shares word for word with a story.
+    pub body_terms: Vec<Term>,
+    pub shingles: Vec<(u32, u32)>,
     /// (Wikidata id, name, mentions).
     pub entities: Vec<(Option<String>, String, u64)>,
     /// The keys the entities are counted under (Wikidata id, else `name:<name>`).
@@ -61,10 +75,23 @@ pub struct Features {
 }
 
 /// The parts of a similarity.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct Score {
     /// The cosine of the article's vector with the story's centroid.
     pub text: f64,
+    /// The cosine of the article's title and lede with the story's.
+    pub head: f64,
+    /// Title and lede against the whole text, both ways (the mean of the two cosines).
+    pub cross: f64,
+    /// The cosine of the names (words written with a capital inside sentences).
+    pub names: f64,
+    /// The cosine of the figures (words holding a digit: numbers, years, dates).
+    pub numbers: f64,
+    /// Body words of the article inside runs of `terms::SHINGLE` words found word for word in
+    /// the story. Articles of one event from different outlets are written anew (copies are
+    /// the deduplicator's), so such runs are a site's standing text (sign-up forms, player
+    /// fallbacks, legal notes): every part above leaves out the words only they hold.
+    pub standing_words: u32,
     /// Overlaps in 0..1: shared over the smaller side's count.
     pub entities: f64,
     pub places: f64,
@@ -73,7 +100,8 @@ pub struct Score {
     pub time_gap_seconds: Option<i64>,
     /// `0.5^(gap / half_life)`, 1 without a gap.
     pub time_factor: f64,
-    /// `sqrt(min(1, text + weighted overlaps) · time_factor)`.
+    /// The model's score (`StoryConfig::model`) of the parts above, in 0..1, times
+    /// `time_factor`.
     pub similarity: f64,
 }
 
@@ -96,6 +124,13 @@ struct Story {
     /// The sum of its articles' unit vectors, cut to the heaviest `story_terms`.
     centroid: Vector,
     centroid_norm: f32,
+    /// The same for title and lede, names and figures (each cut to its own size).
+    head: Vector,
+    names: Vector,
+    numbers: Vector,
+    /// The smallest `SHINGLES` hashes of its articles' runs of words, sorted (a bottom-k
+    /// sample: a run is looked up only below the largest kept).
+    shingles: Vec<u32>,
     /// The terms it is indexed under.
     indexed: Vec<Term>,
     representative: Representative,
@@ -118,8 +153,13 @@ impl Story {
         };
         let representative = &self.representative;
         self.id.capacity()
-            + (self.centroid.capacity() + representative.vector.capacity())
+            + (self.centroid.capacity()
+                + self.head.capacity()
+                + self.names.capacity()
+                + self.numbers.capacity()
+                + representative.vector.capacity())
                 * size_of::<(Term, f32)>()
+            + self.shingles.capacity() * size_of::<u32>()
             + self.indexed.capacity() * size_of::<Term>()
             + representative.id.capacity()
             + representative.title.as_ref().map_or(0, String::capacity)
@@ -158,6 +198,7 @@ pub struct StoryStats {
 pub struct StoryStage {
     config: StoryConfig,
     frequencies: Frequencies,
+    folder: Folder,
     slots: Vec<Option<Story>>,
     free: Vec<u32>,
     next_serial: u64,
@@ -172,6 +213,8 @@ pub struct StoryStage {
     /// The newest event time seen (clamped to the clock plus `max_future_skew`).
     watermark: Option<DateTime<Utc>>,
     accumulator: HashKeyed<u32, f32>,
+    /// The current article's vector by term, reused.
+    lookup: HashKeyed<Term, f32>,
     stats: StoryStats,
 }
 
@@ -184,6 +227,7 @@ impl StoryStage {
         config.validate()?;
         Ok(Self {
             frequencies: Frequencies::new(&config),
+            folder: Folder::new(config.stem),
             config,
             slots: Vec::new(),
             free: Vec::new(),
@@ -195,6 +239,7 @@ impl StoryStage {
             held_order: VecDeque::new(),
             watermark: None,
             accumulator: HashKeyed::default(),
+            lookup: HashKeyed::default(),
             stats: StoryStats::default(),
         })
     }
@@ -240,6 +285,7 @@ impl StoryStage {
             + self.expiry.capacity() * size_of::<Reverse<(DateTime<Utc>, u32, u64)>>()
             + self.held.len() * size_of::<Held>()
             + self.frequencies.memory_bytes()
+            + self.folder.memory_bytes()
     }
 
     /// The stage's name in dead letters and metrics.
@@ -281,9 +327,12 @@ impl StoryStage {
             a.lede.as_deref(),
             a.body.iter().map(String::as_str),
             keep_words,
+            self.config.fields.body_decay,
+            &mut self.folder,
         );
         self.frequencies.observe(counts.terms());
-        let vector = counts.vector(&self.frequencies, &self.config);
+        let vectors = counts.vectors(&self.frequencies, &self.config);
+        let words = counts.words;
         let mut places: Vec<String> = a
             .dateline
             .as_ref()
@@ -311,12 +360,18 @@ impl StoryStage {
             lede: a.lede.clone(),
             time: a.event_time(),
             stated_time: a.published_at.or(a.fetched_at),
-            vector,
+            vector: vectors.full,
+            head: vectors.head,
+            names: vectors.names,
+            numbers: vectors.numbers,
+            shingles: terms::shingles(&counts.body_terms),
+            head_terms: counts.head_terms,
+            body_terms: counts.body_terms,
             entities,
             places,
             topics: article.topics.iter().map(|t| t.id.clone()).collect(),
         };
-        (features, counts.words)
+        (features, words)
     }
 
     /// Processes one enriched article: expired stories first, then the article's own change,
@@ -344,16 +399,33 @@ impl StoryStage {
             out.push(self.record(Change::Opened, Some(&article_id), slot));
             slot
         } else {
-            // The survivor of a merge is the oldest story, so long-lived ids stay.
+            // The article's best story, and the others it reaches that are alike as stories
+            // too (their centroids score at or above `merge_threshold` against the best
+            // one's): an article that bridges two different stories does not chain them.
             above.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let survivor = above
+            let best = above[0].0;
+            let group: Vec<u32> = above
                 .iter()
                 .map(|(slot, _)| *slot)
+                .filter(|slot| {
+                    *slot == best
+                        || match (self.story(best), self.story(*slot)) {
+                            (Some(a), Some(b)) => {
+                                self.story_similarity(a, b) >= self.config.merge_threshold
+                            }
+                            _ => false,
+                        }
+                })
+                .collect();
+            // The survivor of a merge is the oldest story, so long-lived ids stay.
+            let survivor = group
+                .iter()
+                .copied()
                 .min_by_key(|slot| self.story(*slot).map(|s| (s.first_seen, s.serial)))
-                .unwrap_or(above[0].0);
-            let absorbed: Vec<u32> = above
+                .unwrap_or(best);
+            let absorbed: Vec<u32> = group
                 .iter()
-                .map(|(slot, _)| *slot)
+                .copied()
                 .filter(|slot| *slot != survivor)
                 .collect();
             for slot in &absorbed {
@@ -413,22 +485,152 @@ impl StoryStage {
             best.select_nth_unstable_by(keep, |a, b| b.1.total_cmp(&a.1));
             best.truncate(keep);
         }
-        best.into_iter()
+        // The article's weights by term: a story's centroid is then scored in one look-up per
+        // centroid term, not a walk over both vectors.
+        let mut lookup = std::mem::take(&mut self.lookup);
+        lookup.clear();
+        lookup.extend(features.vector.iter().copied());
+        let scored = best
+            .into_iter()
             .filter_map(|(slot, _)| {
                 let story = self.story(slot)?;
-                Some((slot, self.score(features, story)))
+                Some((slot, self.score(features, story, Some(&lookup))))
             })
-            .collect()
+            .collect();
+        self.lookup = lookup;
+        scored
     }
 
-    fn score(&self, features: &Features, story: &Story) -> Score {
+    /// The score of an article against a story; `lookup` holds the article's vector by term
+    /// (or is built on the way).
+    fn score(
+        &self,
+        features: &Features,
+        story: &Story,
+        lookup: Option<&HashKeyed<Term, f32>>,
+    ) -> Score {
+        let standing = standing_positions(
+            &features.shingles,
+            &story.shingles,
+            features.body_terms.len(),
+        );
+        let standing_words = standing.iter().filter(|s| **s).count();
+        if standing_words == 0 {
+            return self.score_with(
+                features,
+                [
+                    &features.vector,
+                    &features.head,
+                    &features.names,
+                    &features.numbers,
+                ],
+                story,
+                0,
+                lookup,
+            );
+        }
+        // The words only the shared runs hold are left out.
+        let mut kept: Vec<Term> = features
+            .body_terms
+            .iter()
+            .zip(&standing)
+            .filter(|(_, standing)| !**standing)
+            .map(|(term, _)| *term)
+            .chain(features.head_terms.iter().copied())
+            .collect();
+        kept.sort_unstable();
+        kept.dedup();
+        let keep = |v: &Vector| -> Vector {
+            let mut v: Vector = v
+                .iter()
+                .filter(|(t, _)| kept.binary_search(t).is_ok())
+                .copied()
+                .collect();
+            terms::normalize(&mut v);
+            v
+        };
+        let [vector, head, names, numbers] = [
+            &features.vector,
+            &features.head,
+            &features.names,
+            &features.numbers,
+        ]
+        .map(keep);
+        self.score_with(
+            features,
+            [&vector, &head, &names, &numbers],
+            story,
+            standing_words as u32,
+            None,
+        )
+    }
+
+    /// How alike two stories are: the model on their centroids, as if one were an article.
+    fn story_similarity(&self, a: &Story, b: &Story) -> f64 {
+        let cosine = |x: &[(Term, f32)], y: &[(Term, f32)]| f64::from(terms::cosine(x, y));
+        let overlap = |keys: Vec<String>, len: usize, contains: &dyn Fn(&str) -> bool| {
+            tally::overlap(&keys, len, contains)
+        };
+        let time_factor = match (a.last_stated, b.last_stated) {
+            (Some(x), Some(y)) => 0.5f64
+                .powf((x - y).num_seconds().abs() as f64 / self.config.half_life.as_secs_f64()),
+            _ => 1.0,
+        };
+        let parts = Score {
+            text: cosine(&a.centroid, &b.centroid),
+            head: cosine(&a.head, &b.head),
+            cross: 0.5 * (cosine(&a.head, &b.centroid) + cosine(&a.centroid, &b.head)),
+            names: cosine(&a.names, &b.names),
+            numbers: cosine(&a.numbers, &b.numbers),
+            entities: overlap(a.entities.keys(), b.entities.len(), &|k| {
+                b.entities.contains(k)
+            }),
+            places: overlap(a.places.names(), b.places.len(), &|k| b.places.contains(k)),
+            topics: overlap(a.topics.names(), b.topics.len(), &|k| b.topics.contains(k)),
+            ..Score::default()
+        };
+        (self.config.model.score(&parts) * time_factor).clamp(0.0, 1.0)
+    }
+
+    /// The score of an article's vectors (full, head, names, numbers) against a story.
+    fn score_with(
+        &self,
+        features: &Features,
+        [vector, head, names, numbers]: [&Vector; 4],
+        story: &Story,
+        standing_words: u32,
+        lookup: Option<&HashKeyed<Term, f32>>,
+    ) -> Score {
+        let full_dot = |b: &[(Term, f32)]| match lookup {
+            Some(map) => b
+                .iter()
+                .map(|(term, w)| map.get(term).map_or(0.0, |x| x * w))
+                .sum(),
+            None => terms::dot(vector, b),
+        };
         let text = if story.centroid_norm > 0.0 {
-            f64::from(
-                (terms::dot(&features.vector, &story.centroid) / story.centroid_norm).min(1.0),
-            )
+            f64::from((full_dot(&story.centroid) / story.centroid_norm).min(1.0))
         } else {
             0.0
         };
+        // The article's vectors are unit length (or empty): only the story's norms are needed.
+        let cosine = |unit: &[(Term, f32)], b: &[(Term, f32)], norm_b: f32| {
+            if norm_b > 0.0 {
+                f64::from((terms::dot(unit, b) / norm_b).min(1.0))
+            } else {
+                0.0
+            }
+        };
+        let head_norm = terms::norm(&story.head);
+        let full_head = if head_norm > 0.0 {
+            f64::from((full_dot(&story.head) / head_norm).min(1.0))
+        } else {
+            0.0
+        };
+        let cross = 0.5 * (cosine(head, &story.centroid, story.centroid_norm) + full_head);
+        let head = cosine(head, &story.head, head_norm);
+        let names = cosine(names, &story.names, terms::norm(&story.names));
+        let numbers = cosine(numbers, &story.numbers, terms::norm(&story.numbers));
         let entities = tally::overlap(&features.entity_keys, story.entities.len(), |key| {
             story.entities.contains(key)
         });
@@ -445,19 +647,22 @@ impl StoryStage {
         let time_factor = time_gap_seconds.map_or(1.0, |gap| {
             0.5f64.powf(gap as f64 / self.config.half_life.as_secs_f64())
         });
-        let bonus = &self.config.bonus;
-        let raw =
-            (text + bonus.entities * entities + bonus.places * places + bonus.topics * topics)
-                .min(1.0);
-        Score {
+        let mut score = Score {
             text,
+            head,
+            cross,
+            names,
+            numbers,
+            standing_words,
             entities,
             places,
             topics,
             time_gap_seconds,
             time_factor,
-            similarity: (raw * time_factor).max(0.0).sqrt(),
-        }
+            similarity: 0.0,
+        };
+        score.similarity = (self.config.model.score(&score) * time_factor).clamp(0.0, 1.0);
+        score
     }
 
     fn story(&self, slot: u32) -> Option<&Story> {
@@ -528,6 +733,10 @@ impl StoryStage {
             last_stated: features.stated_time,
             centroid_norm: terms::norm(&centroid),
             centroid,
+            head: terms::heaviest(&features.head, HEAD_TERMS),
+            names: terms::heaviest(&features.names, NAME_TERMS),
+            numbers: terms::heaviest(&features.numbers, NUMBER_TERMS),
+            shingles: Vec::new(),
             indexed: Vec::new(),
             representative: Representative {
                 id: features.id.clone(),
@@ -544,6 +753,7 @@ impl StoryStage {
             places: Tally::default(),
         };
         count_in(&mut story, &features, &self.config);
+        remember_shingles(&mut story.shingles, &features.shingles);
         story.representative.title = features.title;
         story.representative.lede = features.lede;
         let slot = match self.free.pop() {
@@ -572,6 +782,10 @@ impl StoryStage {
             story_terms,
         );
         story.centroid_norm = terms::norm(&story.centroid);
+        add_into(&mut story.head, &features.head, HEAD_TERMS);
+        add_into(&mut story.names, &features.names, NAME_TERMS);
+        add_into(&mut story.numbers, &features.numbers, NUMBER_TERMS);
+        remember_shingles(&mut story.shingles, &features.shingles);
         // Centrality: the article closer to the new centroid represents the story.
         let candidate = terms::heaviest(&features.vector, REPRESENTATIVE_TERMS);
         if terms::cosine(&candidate, &story.centroid)
@@ -625,6 +839,12 @@ impl StoryStage {
             config.story_terms,
         );
         story.centroid_norm = terms::norm(&story.centroid);
+        add_into(&mut story.head, &absorbed.head, HEAD_TERMS);
+        add_into(&mut story.names, &absorbed.names, NAME_TERMS);
+        add_into(&mut story.numbers, &absorbed.numbers, NUMBER_TERMS);
+        let absorbed_shingles: Vec<(u32, u32)> =
+            absorbed.shingles.iter().map(|hash| (*hash, 0)).collect();
+        remember_shingles(&mut story.shingles, &absorbed_shingles);
         if terms::cosine(&absorbed.representative.vector, &story.centroid)
             > terms::cosine(&story.representative.vector, &story.centroid)
         {
@@ -744,6 +964,49 @@ impl StoryStage {
 
 /// Terms kept of the representative article's vector, to judge centrality.
 const REPRESENTATIVE_TERMS: usize = 32;
+
+/// Terms kept of a story's title-and-lede, name and figure centroids.
+const HEAD_TERMS: usize = 32;
+const NAME_TERMS: usize = 32;
+const NUMBER_TERMS: usize = 16;
+
+/// Run hashes a story keeps (the smallest).
+const SHINGLES: usize = 128;
+
+/// Adds an article's sampled runs to a story's sorted bottom-k sample.
+fn remember_shingles(into: &mut Vec<u32>, shingles: &[(u32, u32)]) {
+    into.extend(shingles.iter().map(|(hash, _)| *hash));
+    into.sort_unstable();
+    into.dedup();
+    into.truncate(SHINGLES);
+}
+
+/// Which of an article's `n` body words lie in a sampled run the story holds too (empty when
+/// none does).
+fn standing_positions(article: &[(u32, u32)], story: &[u32], n: usize) -> Vec<bool> {
+    let mut standing = Vec::new();
+    let Some(&largest) = story.last() else {
+        return standing;
+    };
+    for (hash, start) in article {
+        if *hash <= largest && story.binary_search(hash).is_ok() {
+            standing.resize(n, false);
+            for flag in standing
+                .iter_mut()
+                .skip(*start as usize)
+                .take(terms::SHINGLE)
+            {
+                *flag = true;
+            }
+        }
+    }
+    standing
+}
+
+/// `into += v`, cut to the heaviest `n` terms.
+fn add_into(into: &mut Vector, v: &[(Term, f32)], n: usize) {
+    *into = terms::heaviest(&terms::add_scaled(into, v, 1.0), n);
+}
 
 /// A record for a slot that holds no story: never built, because every caller passes a slot
 /// it has just filled; it keeps `record` total without a panic.

@@ -40,6 +40,11 @@ impl Tally {
         self.counts.iter().any(|(k, _)| k == name)
     }
 
+    /// The names kept.
+    pub fn names(&self) -> Vec<String> {
+        self.counts.iter().map(|(k, _)| k.clone()).collect()
+    }
+
     pub fn count(&self, name: &str) -> Option<u64> {
         self.counts.iter().find(|(k, _)| k == name).map(|(_, n)| *n)
     }
@@ -108,6 +113,11 @@ impl EntityTally {
 
     pub fn contains(&self, key: &str) -> bool {
         self.counts.contains(key)
+    }
+
+    /// The keys kept.
+    pub fn keys(&self) -> Vec<String> {
+        self.counts.names()
     }
 
     pub fn len(&self) -> usize {

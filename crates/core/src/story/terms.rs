@@ -57,16 +57,29 @@ fn term_hash(folded: &str) -> Term {
     xxh3_64(folded.as_bytes()) as u32
 }
 
-/// Lowercase into `out`, and a plural `s` off (`talks` → `talk`, not `press` or `us`), so the
-/// singular and plural of a word meet. Deliberately light: a stemmer would join words that
-/// news keeps apart.
-fn fold_into(word: &str, out: &mut String) {
+/// Lowercase into `out`.
+fn lower_into(word: &str, out: &mut String) {
     out.clear();
     if word.is_ascii() {
         out.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else {
         out.extend(word.chars().flat_map(char::to_lowercase));
     }
+}
+
+/// A lowercased word's folded form into `out`: its Snowball English stem (`talks`, `talked` →
+/// `talk`) with `stem`, else the word with a plural `s` off (`talks` → `talk`, not `press` or
+/// `us`).
+fn fold_lower_into(lower: &str, out: &mut String, stem: bool) {
+    out.clear();
+    if stem {
+        static STEMMER: OnceLock<rust_stemmers::Stemmer> = OnceLock::new();
+        let stemmer = STEMMER
+            .get_or_init(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
+        out.push_str(&stemmer.stem(lower));
+        return;
+    }
+    out.push_str(lower);
     if out.len() > 3
         && out.chars().nth(3).is_some()
         && out.ends_with('s')
@@ -78,10 +91,101 @@ fn fold_into(word: &str, out: &mut String) {
     }
 }
 
-fn fold(word: &str) -> String {
-    let mut out = String::new();
-    fold_into(word, &mut out);
+fn fold(word: &str, stem: bool) -> String {
+    let (mut lower, mut out) = (String::new(), String::new());
+    lower_into(word, &mut lower);
+    fold_lower_into(&lower, &mut out, stem);
     out
+}
+
+/// The prior's words (`PRIOR_TSV`, the 40,000 commonest English words) by the hash of the
+/// word, each with the term of its Snowball stem: built once per process, so stemming costs a
+/// look-up. A word outside the prior (a name, a rare word) only loses a plural `s`. Keys are
+/// 32-bit hashes like the terms, to keep the table small (another word taken for a prior word
+/// by its hash: about one in 100,000).
+fn stem_table() -> &'static HashKeyed<u32, Term> {
+    static STEMS: OnceLock<HashKeyed<u32, Term>> = OnceLock::new();
+    STEMS.get_or_init(|| {
+        let mut table = HashKeyed::default();
+        let mut lower = String::new();
+        let mut stem = String::new();
+        for word in prior_words() {
+            lower_into(word, &mut lower);
+            fold_lower_into(&lower, &mut stem, true);
+            table.insert(term_hash(&lower), term_hash(&stem));
+        }
+        table
+    })
+}
+
+/// The words of the prior.
+fn prior_words() -> impl Iterator<Item = &'static str> {
+    PRIOR_TSV
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').next())
+}
+
+/// Words to terms (see `StoryConfig::stem`), with a small direct-mapped cache of the stem
+/// table's answers: the commonest words stay in it, so most words cost no look-up in the
+/// (larger, colder) table.
+#[derive(Debug, Clone, Default)]
+pub struct Folder {
+    stem: bool,
+    buffer: String,
+    /// (hash of the word, its stem's term or 0 for none), by the hash's low bits.
+    recent: Vec<(u32, Term)>,
+}
+
+const RECENT: usize = 16_384;
+
+impl Folder {
+    pub fn new(stem: bool) -> Self {
+        if stem {
+            stem_table();
+        }
+        Self {
+            stem,
+            buffer: String::new(),
+            recent: if stem {
+                vec![(0, 0); RECENT]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.recent.capacity() * std::mem::size_of::<(u32, Term)>() + self.buffer.capacity()
+    }
+
+    fn stems(&mut self, lower: &str) -> Option<Term> {
+        if !self.stem {
+            return None;
+        }
+        let hash = term_hash(lower);
+        let slot = &mut self.recent[hash as usize % RECENT];
+        if slot.0 != hash || hash == 0 {
+            *slot = (hash, stem_table().get(&hash).copied().unwrap_or(0));
+        }
+        (slot.1 != 0).then_some(slot.1)
+    }
+
+    /// The term of a lowercased word.
+    fn term(&mut self, lower: &str) -> Term {
+        if let Some(term) = self.stems(lower) {
+            return term;
+        }
+        fold_lower_into(lower, &mut self.buffer, false);
+        term_hash(&self.buffer)
+    }
+
+    /// The folded form of a lowercased word (its stem, or the word less a plural `s`).
+    fn folded(&mut self, lower: &str) -> String {
+        let stem = self.stems(lower).is_some();
+        fold_lower_into(lower, &mut self.buffer, stem);
+        self.buffer.clone()
+    }
 }
 
 /// One token of a text: its folded form and whether it was written as a name (a capital
@@ -95,16 +199,16 @@ pub struct Token {
 /// The words of a text: runs of letters and digits, at least two characters long.
 pub fn tokens(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
-    each_token(text, &mut String::new(), |folded, name| {
+    each_token(text, &mut String::new(), |lower, name| {
         out.push(Token {
-            folded: folded.to_owned(),
+            folded: fold(lower, false),
             name,
         });
     });
     out
 }
 
-/// Calls `f` with each word's folded form (in `buffer`, reused) and whether it is a name.
+/// Calls `f` with each word lowercased (in `buffer`, reused) and whether it is a name.
 fn each_token(text: &str, buffer: &mut String, mut f: impl FnMut(&str, bool)) {
     let mut sentence_start = true;
     let mut word_start: Option<usize> = None;
@@ -113,7 +217,7 @@ fn each_token(text: &str, buffer: &mut String, mut f: impl FnMut(&str, bool)) {
         let first = chars.next();
         if chars.next().is_some() {
             let name = !*sentence_start && first.is_some_and(char::is_uppercase);
-            fold_into(word, buffer);
+            lower_into(word, buffer);
             f(buffer, name);
         }
         *sentence_start = false;
@@ -148,9 +252,11 @@ pub struct Frequencies {
 }
 
 /// The prior as Zipf values per term (parsed once per process).
-fn prior_table() -> &'static HashMap<Term, f32> {
+fn prior_table(stem: bool) -> &'static HashMap<Term, f32> {
     static PRIOR: OnceLock<HashMap<Term, f32>> = OnceLock::new();
-    PRIOR.get_or_init(|| {
+    static STEMMED: OnceLock<HashMap<Term, f32>> = OnceLock::new();
+    let table = if stem { &STEMMED } else { &PRIOR };
+    table.get_or_init(|| {
         let mut table = HashMap::new();
         for line in PRIOR_TSV.lines().filter(|l| !l.starts_with('#')) {
             let Some((word, zipf)) = line.split_once('\t') else {
@@ -160,7 +266,7 @@ fn prior_table() -> &'static HashMap<Term, f32> {
                 continue;
             };
             // Several words may fold to one term (`talk`, `talks`): the most frequent counts.
-            let entry = table.entry(term_hash(&fold(word))).or_insert(zipf);
+            let entry = table.entry(term_hash(&fold(word, stem))).or_insert(zipf);
             *entry = entry.max(zipf);
         }
         table
@@ -169,7 +275,7 @@ fn prior_table() -> &'static HashMap<Term, f32> {
 
 impl Frequencies {
     pub fn new(config: &StoryConfig) -> Self {
-        let prior_df = prior_table()
+        let prior_df = prior_table(config.stem)
             .iter()
             .map(|(term, zipf)| {
                 let per_word = 10f64.powf(f64::from(*zipf) - 9.0);
@@ -220,6 +326,11 @@ impl Frequencies {
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
     terms: HashKeyed<Term, TermCount>,
+    /// The terms of the title and of a lede written apart from the body, sorted: never a
+    /// site's standing text.
+    pub head_terms: Vec<Term>,
+    /// The body's terms in order, to find runs of words shared word for word (standing text).
+    pub body_terms: Vec<Term>,
     /// Folded words by term, kept only when asked (for explanations).
     pub words: HashKeyed<Term, String>,
 }
@@ -228,8 +339,51 @@ pub struct Counts {
 struct TermCount {
     title: u32,
     lede: u32,
-    body: u32,
+    /// Body occurrences, each weighted by its paragraph's place (`fields.body_decay`).
+    body: f32,
+    /// Body occurrences, unweighted.
+    body_count: u32,
     names: u32,
+    /// The word holds a digit (a figure, a year, a date).
+    number: bool,
+}
+
+/// Words in a shingle: a run this long shared word for word is standing text.
+pub const SHINGLE: usize = 8;
+
+/// Runs of `SHINGLE` terms are sampled by their hash: one in this many is kept (the same ones
+/// in every article, so two copies of a run keep the same samples). A run of standing text
+/// longer than a few shingles is still found, at half the look-ups and memory (one in four lost
+/// a boilerplate pair of each SemEval split).
+pub const SHINGLE_SAMPLE: u32 = 2;
+
+/// The sampled runs of `SHINGLE` terms (none for a shorter sequence): (hash, first word).
+pub fn shingles(terms: &[Term]) -> Vec<(u32, u32)> {
+    terms
+        .windows(SHINGLE)
+        .enumerate()
+        .filter_map(|(start, w)| {
+            let mut bytes = [0u8; SHINGLE * 4];
+            for (chunk, term) in bytes.chunks_exact_mut(4).zip(w) {
+                chunk.copy_from_slice(&term.to_le_bytes());
+            }
+            let hash = xxh3_64(&bytes) as u32;
+            (hash % SHINGLE_SAMPLE == 0).then_some((hash, start as u32))
+        })
+        .collect()
+}
+
+/// An article's term vectors, each unit length and sorted by term.
+#[derive(Debug, Clone, Default)]
+pub struct Vectors {
+    /// Title, lede and body.
+    pub full: Vector,
+    /// Title and lede only.
+    pub head: Vector,
+    /// The terms mostly written as names.
+    pub names: Vector,
+    /// The terms holding a digit.
+    pub numbers: Vector,
 }
 
 impl Counts {
@@ -239,35 +393,83 @@ impl Counts {
         lede: Option<&str>,
         body: impl IntoIterator<Item = &'a str>,
         keep_words: bool,
+        body_decay: f64,
+        folder: &mut Folder,
     ) -> Self {
         let mut counts = Counts {
+            head_terms: Vec::new(),
+            body_terms: Vec::new(),
             terms: HashKeyed::with_capacity_and_hasher(256, Default::default()),
             words: HashKeyed::default(),
         };
         let mut buffer = String::new();
-        let mut add = |text: &str, field: fn(&mut TermCount) -> &mut u32| {
-            each_token(text, &mut buffer, |folded, name| {
-                let term = term_hash(folded);
+        // `field`: 0 title, 1 lede, 2 body (with the paragraph's weight).
+        // Body words seen so far: a word's weight falls with its place in the body.
+        let mut position = 0u32;
+        let mut add = |text: &str, field: u8, sink: &mut Vec<Term>| {
+            each_token(text, &mut buffer, |lower, name| {
+                let term = folder.term(lower);
+                sink.push(term);
                 let count = counts.terms.entry(term).or_default();
-                *field(count) += 1;
+                match field {
+                    0 => count.title += 1,
+                    1 => count.lede += 1,
+                    _ => {
+                        count.body +=
+                            (1.0 / (1.0 + body_decay * f64::from(position) / 100.0)) as f32;
+                        count.body_count += 1;
+                        position += 1;
+                    }
+                }
                 count.names += u32::from(name);
+                count.number = lower.bytes().any(|b| b.is_ascii_digit());
                 if keep_words {
                     counts
                         .words
                         .entry(term)
-                        .or_insert_with(|| folded.to_owned());
+                        .or_insert_with(|| folder.folded(lower));
                 }
             });
         };
+        let mut sink = Vec::new();
         if let Some(title) = title {
-            add(title, |c| &mut c.title);
+            add(title, 0, &mut sink);
         }
+        let body: Vec<&str> = body.into_iter().collect();
+        let mut head = std::mem::take(&mut sink);
         if let Some(lede) = lede {
-            add(lede, |c| &mut c.lede);
+            add(lede, 1, &mut sink);
+            // A lede cut from the body's start is the body's words, standing text included.
+            let derived = body.first().is_some_and(|first| {
+                let start: String = lede.chars().take(40).collect();
+                first.trim_start().starts_with(start.trim())
+            });
+            if derived {
+                sink.clear();
+            } else {
+                head.append(&mut sink);
+            }
         }
+        head.sort_unstable();
+        head.dedup();
+        counts.head_terms = head;
+        // A sentence the article repeats word for word (a player's fallback text, a standing
+        // line) counts once.
+        let mut sentences: Vec<u64> = Vec::new();
         for paragraph in body {
-            add(paragraph, |c| &mut c.body);
+            for sentence in paragraph.split_inclusive(['.', '!', '?']) {
+                let trimmed = sentence.trim();
+                if trimmed.split_whitespace().nth(3).is_some() {
+                    let hash = xxh3_64(trimmed.as_bytes());
+                    if sentences.contains(&hash) {
+                        continue;
+                    }
+                    sentences.push(hash);
+                }
+                add(sentence, 2, &mut sink);
+            }
         }
+        counts.body_terms = sink;
         counts
     }
 
@@ -276,34 +478,55 @@ impl Counts {
         self.terms.keys().copied()
     }
 
-    /// The unit-length TF-IDF vector: per term, the sum over fields of the field's weight times
-    /// `1 + ln(count)`, times the term's idf, times `name_boost` when it was mostly written as
-    /// a name.
-    pub fn vector(&self, frequencies: &Frequencies, config: &StoryConfig) -> Vector {
+    /// The unit-length TF-IDF vectors: per term, the sum over fields of the field's weight
+    /// times `1 + ln(count)` (body counts weighted by paragraph), times the term's idf, times
+    /// `name_boost` when it was mostly written as a name; `head` counts title and lede only,
+    /// `names` and `numbers` are the full vector's names and figures.
+    pub fn vectors(&self, frequencies: &Frequencies, config: &StoryConfig) -> Vectors {
         let fields = &config.fields;
-        let tf = |n: u32| {
-            if n == 0 { 0.0 } else { 1.0 + f64::from(n).ln() }
+        let tf = |n: f64| {
+            if n <= 0.0 {
+                0.0
+            } else if n < 1.0 {
+                n
+            } else {
+                1.0 + n.ln()
+            }
         };
-        let mut vector: Vector = self
-            .terms
-            .iter()
-            .filter_map(|(&term, c)| {
-                let weight = fields.title * tf(c.title)
-                    + fields.lede * tf(c.lede)
-                    + fields.body * tf(c.body);
-                let total = c.title + c.lede + c.body;
-                let boost = if c.names * 2 > total {
-                    config.name_boost
-                } else {
-                    1.0
-                };
-                let weight = weight * frequencies.idf(term) * boost;
-                (weight > 0.0).then_some((term, weight as f32))
-            })
-            .collect();
-        normalize(&mut vector);
-        vector.sort_unstable_by_key(|(term, _)| *term);
-        vector
+        let mut out = Vectors::default();
+        out.full.reserve(self.terms.len());
+        for (&term, c) in &self.terms {
+            let head = fields.title * tf(f64::from(c.title)) + fields.lede * tf(f64::from(c.lede));
+            let weight = head + fields.body * tf(f64::from(c.body));
+            let total = c.title + c.lede + c.body_count;
+            let name = c.names * 2 > total;
+            let boost = if name { config.name_boost } else { 1.0 };
+            let idf = frequencies.idf(term) * boost;
+            let weight = (weight * idf) as f32;
+            if weight <= 0.0 {
+                continue;
+            }
+            out.full.push((term, weight));
+            let head = (head * idf) as f32;
+            if head > 0.0 {
+                out.head.push((term, head));
+            }
+            if c.number {
+                out.numbers.push((term, weight));
+            } else if name {
+                out.names.push((term, weight));
+            }
+        }
+        for vector in [
+            &mut out.full,
+            &mut out.head,
+            &mut out.names,
+            &mut out.numbers,
+        ] {
+            normalize(vector);
+            vector.sort_unstable_by_key(|(term, _)| *term);
+        }
+        out
     }
 }
 
@@ -418,7 +641,7 @@ mod tests {
     #[test]
     fn the_prior_makes_common_words_cheap_and_names_dear_from_the_start() {
         let frequencies = Frequencies::new(&StoryConfig::default());
-        let idf = |w: &str| frequencies.idf(term_hash(w));
+        let idf = |w: &str| frequencies.idf(term_hash(&fold(w, true)));
         assert!(idf("the") < 0.1, "{}", idf("the"));
         assert!(idf("said") < idf("ceasefire"));
         assert!(idf("ceasefire") < idf("guentzel"));

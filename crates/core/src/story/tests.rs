@@ -205,23 +205,26 @@ fn shared_entities_and_places_are_evidence() {
 
 #[test]
 fn an_article_that_ties_two_stories_merges_them_into_the_older() {
-    // Two halves of one event, far enough apart to open two stories, then an article that
-    // tells both.
-    let config = StoryConfig {
-        threshold: 0.45,
-        ..StoryConfig::default()
-    };
-    let mut stage = StoryStage::new(config).unwrap();
-    let half_a = "Xi Jinping told Vladimir Putin by phone that Beijing supports Moscow.";
-    let half_b = "Brahmaputra floods in Assam forced thousands into relief camps.";
-    let older = stage.article(&article("a", "upi", "Xi and Putin", half_a, day(0)), &ctx());
-    let newer = stage.article(&article("b", "ap", "Assam floods", half_b, day(0)), &ctx());
-    assert_eq!(newer[0].change, Change::Opened);
-    let both = format!("{half_a} {half_b}");
-    let records = stage.article(
-        &article("c", "afp", "Xi, Putin, Assam", &both, day(0)),
+    // Two reports of one call, not alike enough for the second to join the first (but alike
+    // enough as stories to merge), then an article that tells both.
+    let mut stage = stage();
+    let half_a = "Chinese President Xi Jinping told Russian President Vladimir Putin in a phone \
+call on Wednesday that Beijing supports Moscow on sovereignty and security.";
+    let half_b = "The Kremlin said the two leaders discussed energy deals and the war in Ukraine \
+by phone, and Putin thanked Xi Jinping for his position on sovereignty.";
+    let older = stage.article(
+        &article("a", "upi", "Xi and Putin speak", half_a, day(0)),
         &ctx(),
     );
+    let newer = stage.article(
+        &article("b", "ap", "Kremlin on the call", half_b, day(0)),
+        &ctx(),
+    );
+    assert_eq!(newer[0].change, Change::Opened);
+    let both = "Xi Jinping and Vladimir Putin spoke by phone on Wednesday; Xi said China \
+supports Moscow on sovereignty and security, and the Kremlin said they discussed energy deals \
+and the war in Ukraine.";
+    let records = stage.article(&article("c", "afp", "Xi, Putin call", both, day(0)), &ctx());
     assert_eq!(records.len(), 2, "{records:?}");
     assert_eq!(records[0].change, Change::Merged);
     assert_eq!(records[0].story.id, newer[0].story.id);
@@ -245,6 +248,28 @@ fn an_article_that_ties_two_stories_merges_them_into_the_older() {
         detected_at: day(0),
     };
     assert_eq!(stage.notice(&notice)[0].story.id, older[0].story.id);
+}
+
+#[test]
+fn an_article_that_bridges_two_different_stories_does_not_chain_them() {
+    let config = StoryConfig {
+        threshold: 0.45,
+        ..StoryConfig::default()
+    };
+    let mut stage = StoryStage::new(config).unwrap();
+    let half_a = "Xi Jinping told Vladimir Putin by phone that Beijing supports Moscow.";
+    let half_b = "Brahmaputra floods in Assam forced thousands into relief camps.";
+    stage.article(&article("a", "upi", "Xi and Putin", half_a, day(0)), &ctx());
+    let newer = stage.article(&article("b", "ap", "Assam floods", half_b, day(0)), &ctx());
+    assert_eq!(newer[0].change, Change::Opened);
+    let both = format!("{half_a} {half_b}");
+    let records = stage.article(
+        &article("c", "afp", "Xi, Putin, Assam", &both, day(0)),
+        &ctx(),
+    );
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].change, Change::Joined);
+    assert_eq!(stage.open_stories(), 2);
 }
 
 #[test]
@@ -282,7 +307,8 @@ fn look_ups_stay_bounded_with_many_open_stories() {
     let max_postings = config.max_postings;
     let mut stage = StoryStage::new(config).unwrap();
     for i in 0..2_000 {
-        let body = format!("Match report {i}: the visitors won zorblax{i} quuxed{i} again.");
+        let body =
+            format!("Match report {i}: the visitors won zorblax{i} quuxed{i} blorft{i} again.");
         stage.article(
             &article(&format!("m{i}"), "s", "Report", &body, day(0)),
             &ctx(),
