@@ -249,7 +249,24 @@ async fn post_articles(
     let answer = ingest(&gateway, &headers, body).await;
     let response = match answer {
         Ok(ids) => (StatusCode::ACCEPTED, axum::Json(json!({"ids": ids}))).into_response(),
-        Err(err) => err.into_response(),
+        Err(err) => {
+            // Refused before the body was read (token, rate, size): the connection is closed
+            // after the answer, and saying so keeps the client from sending its next request
+            // on it.
+            let unread = matches!(
+                err.status,
+                StatusCode::UNAUTHORIZED
+                    | StatusCode::TOO_MANY_REQUESTS
+                    | StatusCode::PAYLOAD_TOO_LARGE
+            );
+            let mut response = err.into_response();
+            if unread {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        }
     };
     gateway.count("/v1/articles", response.status());
     response
