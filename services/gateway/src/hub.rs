@@ -224,18 +224,6 @@ impl Hub {
         }
     }
 
-    /// The readers' live position on the partitions of `topics` they have started.
-    pub fn live_position(&self, topics: &HashSet<String>) -> Position {
-        let state = self.lock();
-        let mut position = Position::default();
-        for (topic, partition, next) in state.live.partitions() {
-            if topics.contains(topic) {
-                position.set(topic, partition, next);
-            }
-        }
-        position
-    }
-
     /// Registers a client; its live records begin at the returned `live_from`.
     pub fn subscribe(&self, filter: Filter) -> Result<Subscription, Full> {
         let mut state = self.lock();
