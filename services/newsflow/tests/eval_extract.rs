@@ -7,9 +7,12 @@
 //!   publication day.
 //! - Dates, authors and titles on `html-eval` by the README's rules (issue 19).
 //!
-//! The floors are what the extractor reaches now, so a change that loses quality fails here;
-//! issue 18's targets (F1 ≥ 0.94 with precision ≥ 0.93) are not reached yet and are printed
-//! beside the figures. Run with `--nocapture` to see the report.
+//! The floors are what the extractor reaches now, so a change that loses quality fails here.
+//! The main-text floors are issue 18's targets (F1 ≥ 0.94 with precision ≥ 0.93), but on
+//! `html-eval` they are met in-sample: the block model (`normalize/html/model.rs`) was fitted
+//! on this set's labels. Its honest figure is the cross-validation that
+//! `crates/core/html/fit_block_model.py` prints, with every site held out of the fit that
+//! judges it (F1 0.932, P 0.931 when it was fitted). Run with `--nocapture` to see the report.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
 
@@ -51,7 +54,7 @@ fn html_eval_main_text_and_no_body() {
     let no_body = number(&report, "no_body");
     println!(
         "html-eval: P {p:.3} R {r:.3} F1 {f1:.3}, no_body {no_body} of {pages} \
-         (issue 18's target: F1 >= 0.94 with P >= 0.93; trafilatura 0.926)"
+         (issue 18's target: F1 >= 0.94 with P >= 0.93, in-sample here; trafilatura 0.926)"
     );
     let (dates, authors, titles) = (
         number(&report["dates"], "share"),
@@ -72,8 +75,8 @@ fn html_eval_main_text_and_no_body() {
     );
     assert!(titles >= 0.75, "titles right on {titles:.3} of the pages");
     assert_eq!(pages, 990.0, "the whole set is scored");
-    assert!(f1 >= 0.91, "main-text F1 {f1:.3} fell below 0.91");
-    assert!(p >= 0.90, "main-text precision {p:.3} fell below 0.90");
+    assert!(f1 >= 0.94, "main-text F1 {f1:.3} fell below 0.94");
+    assert!(p >= 0.93, "main-text precision {p:.3} fell below 0.93");
     assert!(
         no_body <= pages * 0.01,
         "{no_body} pages dead-lettered as no_body"

@@ -24,6 +24,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
 pub use config::{ClutterLine, NormalizeConfig, NormalizeConfigError, SourceConfig};
+pub use html::BlockFeatures;
 
 use crate::decode::DecodeStage;
 use crate::error::{ErrorKind, Rejection, StageError};
@@ -212,6 +213,13 @@ pub struct NormalizeStage {
 }
 
 impl NormalizeStage {
+    /// Every block of an HTML page with the numbers the main-text model judges it by, as this
+    /// stage's settings flatten the page: the table that `crates/core/html/fit_block_model.py`
+    /// fits the model on (through the `block_features` example).
+    pub fn block_features(&self, html: &str) -> Vec<BlockFeatures> {
+        html::block_features(html, &self.rules)
+    }
+
     /// Builds the stage, compiling every pattern and selector of the configuration once.
     pub fn new(config: NormalizeConfig) -> Result<Self, NormalizeConfigError> {
         Ok(Self {

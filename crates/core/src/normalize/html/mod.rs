@@ -20,6 +20,7 @@ mod content;
 mod dom;
 mod hints;
 mod meta;
+mod model;
 
 use scraper::{Html, Selector};
 
@@ -358,6 +359,33 @@ fn date_candidates(
     out
 }
 
+/// One block of a page as the main-text model sees it: its text and its features, computed
+/// from the scoring's choice alone (before the model's own).
+#[derive(Debug, Clone)]
+pub struct BlockFeatures {
+    /// The block's text, as the page holds it.
+    pub text: String,
+    /// [`model::FEATURES`] numbers.
+    pub features: Vec<f32>,
+}
+
+/// Every block of an HTML page with the numbers the main-text model judges it by.
+pub(crate) fn block_features(html: &str, rules: &Rules) -> Vec<BlockFeatures> {
+    let doc = Html::parse_document(html);
+    let meta = meta::read(&doc);
+    let flat = dom::flatten(&doc, &rules.html.skip);
+    let headline = headline(&flat, &meta);
+    let main = content::main_blocks(&flat, headline.map(|(b, _)| flat.blocks[b].owner));
+    model::features(&flat, &main, headline.map(|(b, _)| b))
+        .into_iter()
+        .zip(&flat.blocks)
+        .map(|(features, block)| BlockFeatures {
+            text: block.text.clone(),
+            features: features.to_vec(),
+        })
+        .collect()
+}
+
 /// Reads an HTML page (or a fragment, such as a JSON Feed item's `content_html`).
 pub(crate) fn extract(
     html: &str,
@@ -370,6 +398,10 @@ pub(crate) fn extract(
     let ld = meta.ld.as_ref();
     let headline = headline(&flat, &meta);
     let main = content::main_blocks(&flat, headline.map(|(b, _)| flat.blocks[b].owner));
+    let main = match model::default_model() {
+        Some(model) => model.refine(&flat, main, headline.map(|(b, _)| b)),
+        None => main,
+    };
 
     let h1 = headline.map(|(b, agrees)| (decoded(&flat.blocks[b].text), agrees));
     let (agreed_h1, other_h1) = match h1 {

@@ -1,0 +1,108 @@
+"""Fits the normalizer's main-text block model and writes it as `block-model.tsv`.
+
+1. `cargo run -p newsflow-core --release --example block_features -- ../shared/corpus/html-eval
+   > blocks.jsonl` writes every block of every page with its features and, where the gold names
+   it, its label;
+2. `python3 crates/core/html/fit_block_model.py blocks.jsonl ../shared/corpus/html-eval/gold.jsonl
+   crates/core/html/block-model.tsv` prints the figures of a five-fold cross-validation in which
+   no site is both fitted and judged (a site's pages all fall in one fold), then fits on every
+   labelled block and writes the trees.
+
+The figures are the html-eval rule's (snippets found in the text of the blocks called main
+text), so they are close to, not equal to, `newsflow eval extract` (which also drops clutter
+lines and reads the lede). Needs numpy and scikit-learn (`pip install numpy scikit-learn`).
+"""
+
+import collections
+import json
+import re
+import sys
+import unicodedata
+
+import numpy as np
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.model_selection import GroupKFold
+
+TREES, DEPTH, RATE, SUBSAMPLE, LEAF = 300, 3, 0.05, 0.8, 5
+THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
+THRESHOLD = 0.55
+
+
+def norm(text):
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+
+
+def site(name):
+    """The first word of a page's name: its site, near enough, so one site is in one fold."""
+    name = name.replace("www.", "").replace("archive.org.", "")
+    return re.split(r"[.\-_]", name)[0].lower()
+
+
+def model():
+    return GradientBoostingClassifier(
+        n_estimators=TREES, max_depth=DEPTH, learning_rate=RATE, subsample=SUBSAMPLE,
+        min_samples_leaf=LEAF, random_state=1)
+
+
+def score(pages, gold, chosen):
+    tp = fp = fn = 0
+    for name, blocks in pages.items():
+        g = gold[name]
+        text = " ".join(t for (t, _), c in zip(blocks, chosen[name]) if c)
+        for s in g.get("with", []):
+            found = norm(s) and norm(s) in text
+            tp, fn = tp + bool(found), fn + (not found)
+        fp += sum(1 for s in g.get("without", []) if norm(s) and norm(s) in text)
+    p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return f"P {p:.3f} R {r:.3f} F1 {2 * tp / max(2 * tp + fp + fn, 1):.3f} (TP {tp} FP {fp} FN {fn})"
+
+
+def main(blocks_path, gold_path, out_path):
+    gold = {g["file"]: g for g in map(json.loads, open(gold_path, encoding="utf-8"))}
+    pages = collections.defaultdict(list)
+    rows = []
+    for line in open(blocks_path, encoding="utf-8"):
+        o = json.loads(line)
+        pages[o["file"]].append((o["text"], o["x"]))
+        if o["label"] is not None:
+            rows.append((o["file"], o["x"], o["label"]))
+    x = np.array([r[1] for r in rows], dtype=np.float32)
+    y = np.array([r[2] for r in rows])
+    groups = np.array([site(r[0]) for r in rows])
+    print(f"{len(pages)} pages, {len(rows)} labelled blocks ({y.mean():.2f} main text)")
+    rules = {n: [b[1][0] > 0.5 for b in bl] for n, bl in pages.items()}
+    print("the scoring alone:      ", score(pages, gold, rules))
+    probs = {}
+    names = sorted(pages)
+    for _, test in GroupKFold(n_splits=5).split(names, groups=[site(n) for n in names]):
+        held = {site(names[i]) for i in test}
+        train = np.array([g not in held for g in groups])
+        fitted = model().fit(x[train], y[train])
+        for i in test:
+            bl = pages[names[i]]
+            probs[names[i]] = fitted.predict_proba(np.array([b[1] for b in bl], dtype=np.float32))[:, 1]
+    for t in THRESHOLDS:
+        mark = " (shipped)" if t == THRESHOLD else ""
+        print(f"cross-validated, > {t:.2f}:", score(pages, gold, {n: p > t for n, p in probs.items()}), mark)
+    fitted = model().fit(x, y)
+    with open(out_path, "w", encoding="utf-8") as out:
+        out.write("# newsflow's main-text block model: gradient-boosted trees on the log-odds that a\n")
+        out.write("# block is main text (crates/core/src/normalize/html/model.rs reads it). Written by\n")
+        out.write(f"# crates/core/html/fit_block_model.py: {TREES} trees of depth {DEPTH}, rate {RATE},\n")
+        out.write(f"# subsample {SUBSAMPLE}, {len(rows)} labelled blocks of {len(pages)} html-eval pages.\n")
+        out.write(f"init\t{float(fitted._raw_predict_init(x[:1])[0, 0])!r}\n")
+        out.write(f"rate\t{RATE!r}\nthreshold\t{THRESHOLD!r}\n")
+        out.write("tree\tnode\tfeature\tthreshold\tleft\tright\tvalue\n")
+        for t, est in enumerate(fitted.estimators_[:, 0]):
+            tree = est.tree_
+            for n in range(tree.node_count):
+                leaf = tree.children_left[n] < 0
+                out.write(f"{t}\t{n}\t{0 if leaf else tree.feature[n]}\t{0.0 if leaf else float(tree.threshold[n])!r}\t"
+                          f"{tree.children_left[n]}\t{tree.children_right[n]}\t{float(tree.value[n][0][0])!r}\n")
+    # The file must give what scikit-learn gives.
+    check = fitted.decision_function(x[:200])
+    print(f"wrote {out_path}; decision values of the first rows: {check[:3].round(4).tolist()}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
