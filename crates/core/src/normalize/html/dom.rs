@@ -9,7 +9,7 @@
 use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html, Node, Selector};
 
-use super::hints::{Hint, hint_of};
+use super::hints::{Hint, hint_and_words};
 
 /// What an element is, as far as the extractor cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub(crate) struct El {
     pub(crate) parent: Option<u32>,
     pub(crate) kind: Kind,
     pub(crate) hint: Hint,
+    /// Which of the hints' word groups its `class` and `id` name (a bit per group).
+    pub(crate) words: u16,
     /// Characters of text inside (all descendants).
     pub(crate) chars: u32,
     /// Of which inside links.
@@ -221,16 +223,18 @@ pub(crate) fn flatten(html: &Html, extra_skip: &[Selector]) -> Flat {
                         b.flush();
                     }
                     let index = u32::try_from(b.flat.els.len()).unwrap_or(u32::MAX);
+                    // Classes on <html> and <body> describe the page (`cookies-not-set`,
+                    // `single-post`), never a box in it.
+                    let (hint, words) = if matches!(el.name(), "html" | "body") {
+                        (Hint::None, 0)
+                    } else {
+                        hint_and_words(el)
+                    };
                     b.flat.els.push(El {
                         parent: b.stack.last().map(|(i, _)| *i),
                         kind,
-                        // Classes on <html> and <body> describe the page
-                        // (`cookies-not-set`, `single-post`), never a box in it.
-                        hint: if matches!(el.name(), "html" | "body") {
-                            Hint::None
-                        } else {
-                            hint_of(el)
-                        },
+                        hint,
+                        words,
                         chars: 0,
                         link_chars: 0,
                     });

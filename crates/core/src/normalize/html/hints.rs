@@ -115,11 +115,143 @@ const WEAK_FURNITURE: &[&str] = &[
     "tagcloud", "tags", "toolbar", "tools", "widget", "widgets",
 ];
 
-/// The hint of an element from its `class` and `id`.
-pub(crate) fn hint_of(el: &scraper::node::Element) -> Hint {
+/// Groups of class/id words the main-text model sees one by one (a bit each in
+/// [`hint_and_words`]'s mask): what a box says it is, finer than its [`Hint`].
+pub(crate) const WORD_GROUPS: &[&[&str]] = &[
+    &[
+        "comment",
+        "comments",
+        "commentlist",
+        "reply",
+        "respond",
+        "disqus",
+        "discussion",
+    ],
+    &[
+        "related",
+        "recommend",
+        "recommended",
+        "recommendations",
+        "popular",
+        "trending",
+        "teaser",
+        "teasers",
+        "outbrain",
+        "taboola",
+        "more",
+        "read",
+        "next",
+        "prev",
+        "previous",
+    ],
+    &[
+        "share", "sharing", "sharebar", "social", "print", "tools", "toolbar", "follow",
+    ],
+    &[
+        "byline",
+        "meta",
+        "author",
+        "date",
+        "time",
+        "info",
+        "details",
+        "published",
+        "dateline",
+    ],
+    &[
+        "caption", "credit", "credits", "figure", "image", "img", "photo", "media", "gallery", "wp",
+    ],
+    &[
+        "newsletter",
+        "subscribe",
+        "subscription",
+        "signup",
+        "paywall",
+        "promo",
+        "sponsor",
+        "sponsored",
+        "ad",
+        "ads",
+        "advert",
+        "advertisement",
+        "anzeige",
+        "banner",
+    ],
+    &[
+        "nav",
+        "navbar",
+        "navigation",
+        "menu",
+        "breadcrumb",
+        "breadcrumbs",
+        "pagination",
+        "pager",
+        "footer",
+        "header",
+        "masthead",
+        "topbar",
+    ],
+    &[
+        "tags",
+        "tag",
+        "tagcloud",
+        "keywords",
+        "category",
+        "categories",
+        "topics",
+    ],
+    &[
+        "sidebar", "widget", "widgets", "aside", "box", "card", "list", "item", "grid", "col",
+        "column",
+    ],
+    &[
+        "article",
+        "articlebody",
+        "articletext",
+        "body",
+        "content",
+        "entry",
+        "main",
+        "post",
+        "story",
+        "text",
+        "prose",
+        "richtext",
+        "single",
+    ],
+    &[
+        "title",
+        "headline",
+        "heading",
+        "lead",
+        "lede",
+        "intro",
+        "summary",
+        "excerpt",
+        "teaser",
+        "description",
+        "subtitle",
+    ],
+    &[
+        "bio",
+        "about",
+        "profile",
+        "contact",
+        "copyright",
+        "legal",
+        "disclaimer",
+        "note",
+        "footnote",
+    ],
+];
+
+/// The hint of an element and which of [`WORD_GROUPS`] its `class` and `id` name (bit `i`
+/// for group `i`).
+pub(crate) fn hint_and_words(el: &scraper::node::Element) -> (Hint, u16) {
     let mut content = false;
     let mut furniture = false;
     let mut weak = false;
+    let mut groups = 0_u16;
     let classes = el
         .attr("class")
         .into_iter()
@@ -127,6 +259,11 @@ pub(crate) fn hint_of(el: &scraper::node::Element) -> Hint {
         .filter(|class| !is_taxonomy_class(class));
     for name in classes.chain(el.attr("id")) {
         for_words(name, |word| {
+            for (i, group) in WORD_GROUPS.iter().enumerate() {
+                if group.contains(&word) {
+                    groups |= 1 << i;
+                }
+            }
             if CONTENT.contains(&word) {
                 content = true;
             } else if FURNITURE.contains(&word) {
@@ -136,13 +273,14 @@ pub(crate) fn hint_of(el: &scraper::node::Element) -> Hint {
             }
         });
     }
-    match (content, furniture, weak) {
+    let hint = match (content, furniture, weak) {
         (_, true, _) => Hint::Furniture,
         (false, false, true) => Hint::Weak,
         (true, false, true) => Hint::Both,
         (true, false, false) => Hint::Content,
         (false, false, false) => Hint::None,
-    }
+    };
+    (hint, groups)
 }
 
 /// Classes that CMSs derive from the article's categories and tags (WordPress's
@@ -224,7 +362,7 @@ mod tests {
         let el = doc
             .root_element()
             .first_child()
-            .and_then(|n| n.value().as_element().map(hint_of));
+            .and_then(|n| n.value().as_element().map(|el| hint_and_words(el).0));
         el.unwrap_or_default()
     }
 

@@ -15,10 +15,10 @@
 use std::sync::LazyLock;
 
 use super::dom::{Flat, Kind};
-use super::hints::Hint;
+use super::hints::{Hint, WORD_GROUPS};
 
 /// How many numbers describe a block.
-pub const FEATURES: usize = 52;
+pub const FEATURES: usize = 52 + 2 * 12 + 3;
 
 /// The model the normalizer ships.
 const DEFAULT_MODEL_TSV: &str = include_str!("../../../html/block-model.tsv");
@@ -97,6 +97,18 @@ pub(crate) fn features(
     } else {
         chosen_chars as f32 / total as f32
     };
+    // Per element: characters of chosen blocks inside it.
+    let mut chosen_in = vec![0_u32; flat.els.len()];
+    for &b in chosen {
+        if let Some(block) = flat.blocks.get(b) {
+            chosen_in[block.owner as usize] += block.chars;
+        }
+    }
+    for e in (0..flat.els.len()).rev() {
+        if let Some(p) = flat.els[e].parent {
+            chosen_in[p as usize] += chosen_in[e];
+        }
+    }
     let first = chosen.iter().copied().min();
     let last = chosen.iter().copied().max();
     let mut ancestors: Vec<u32> = Vec::new();
@@ -165,6 +177,23 @@ pub(crate) fn features(
                         near.iter().any(|&e| flat.els[e as usize].kind == kind),
                     ));
                 }
+            }
+            for levels in [2, 6] {
+                let near = &ancestors[..ancestors.len().min(levels)];
+                let words = near
+                    .iter()
+                    .fold(0_u16, |w, &e| w | flat.els[e as usize].words);
+                for group in 0..WORD_GROUPS.len() {
+                    put(flag(words & (1 << group) != 0));
+                }
+            }
+            for level in 1..=3 {
+                put(ancestors.get(level).map_or(0.0, |&e| {
+                    ratio(
+                        chosen_in[e as usize] as usize,
+                        flat.els[e as usize].chars as usize,
+                    )
+                }));
             }
             match owner.parent.map(|p| &flat.els[p as usize]) {
                 Some(parent) => {
@@ -255,7 +284,8 @@ impl BlockModel {
                 Some("init") => model.init = num(1)?,
                 Some("rate") => model.rate = num(1)?,
                 Some("threshold") => model.threshold = num(1)?,
-                Some("tree") => {}
+                // `tree` heads the node lines; `check` rows are for the tests.
+                Some("tree" | "check") => {}
                 _ => {
                     let tree = num(0)? as u32;
                     if last_tree != Some(tree) {
@@ -294,6 +324,10 @@ impl BlockModel {
 
     /// The probability that a block described by `x` is main text.
     fn probability(&self, x: &[f32; FEATURES]) -> f64 {
+        1.0 / (1.0 + (-self.log_odds(x)).exp())
+    }
+
+    fn log_odds(&self, x: &[f32; FEATURES]) -> f64 {
         let mut raw = self.init;
         for &root in &self.roots {
             let mut at = root as usize;
@@ -311,7 +345,7 @@ impl BlockModel {
                 };
             }
         }
-        1.0 / (1.0 + (-raw).exp())
+        raw
     }
 
     /// The blocks the model calls main text, in document order; the scoring's choice when the
@@ -344,6 +378,22 @@ mod tests {
         let model = BlockModel::parse(DEFAULT_MODEL_TSV).expect("the shipped block model");
         assert!(model.roots.len() >= 10, "{} trees", model.roots.len());
         assert!(default_model().is_some());
+    }
+
+    #[test]
+    fn the_shipped_file_gives_what_the_fit_gave() {
+        let model = BlockModel::parse(DEFAULT_MODEL_TSV).unwrap();
+        let mut checked = 0;
+        for line in DEFAULT_MODEL_TSV.lines().filter(|l| l.starts_with("check\t")) {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let expected: f64 = fields[1].parse().unwrap();
+            let values: Vec<f32> = fields[2].split(',').map(|v| v.parse().unwrap()).collect();
+            let x: [f32; FEATURES] = values.try_into().expect("as many values as features");
+            let got = model.log_odds(&x);
+            assert!((got - expected).abs() < 1e-6, "{got} against {expected}");
+            checked += 1;
+        }
+        assert!(checked >= 3, "{checked} check rows");
     }
 
     #[test]
