@@ -23,9 +23,9 @@ import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.model_selection import GroupKFold
 
-TREES, DEPTH, RATE, SUBSAMPLE, LEAF = 300, 3, 0.05, 0.8, 5
+TREES, DEPTH, RATE, SUBSAMPLE, LEAF = 400, 4, 0.03, 0.8, 10
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
-THRESHOLD = 0.55
+THRESHOLD = 0.5
 
 
 def norm(text):

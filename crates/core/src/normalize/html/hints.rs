@@ -245,6 +245,18 @@ pub(crate) const WORD_GROUPS: &[&[&str]] = &[
     ],
 ];
 
+/// Each word of [`WORD_GROUPS`] with the bits of the groups it is in.
+static GROUP_BITS: std::sync::LazyLock<std::collections::HashMap<&'static str, u16>> =
+    std::sync::LazyLock::new(|| {
+        let mut bits = std::collections::HashMap::new();
+        for (i, group) in WORD_GROUPS.iter().enumerate() {
+            for &word in *group {
+                *bits.entry(word).or_insert(0) |= 1 << i;
+            }
+        }
+        bits
+    });
+
 /// The hint of an element and which of [`WORD_GROUPS`] its `class` and `id` name (bit `i`
 /// for group `i`).
 pub(crate) fn hint_and_words(el: &scraper::node::Element) -> (Hint, u16) {
@@ -259,11 +271,7 @@ pub(crate) fn hint_and_words(el: &scraper::node::Element) -> (Hint, u16) {
         .filter(|class| !is_taxonomy_class(class));
     for name in classes.chain(el.attr("id")) {
         for_words(name, |word| {
-            for (i, group) in WORD_GROUPS.iter().enumerate() {
-                if group.contains(&word) {
-                    groups |= 1 << i;
-                }
-            }
+            groups |= GROUP_BITS.get(word).copied().unwrap_or(0);
             if CONTENT.contains(&word) {
                 content = true;
             } else if FURNITURE.contains(&word) {

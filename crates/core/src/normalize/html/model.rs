@@ -232,14 +232,27 @@ fn text_features(text: &str, put: &mut impl FnMut(f32)) {
     put(ratio(capitalised, words));
 }
 
-/// One node of a tree: a split (`feature`, `threshold`, children) or a leaf (`value`).
+/// One node of a tree: a split (`feature`, `threshold`, children) or a leaf (`value`). Kept to
+/// 20 bytes, since walking the trees is most of the model's cost.
 #[derive(Debug, Clone, Copy)]
 struct Node {
+    /// The largest `f32` not above the fitted threshold: the features are `f32`, so `x <= t`
+    /// decides exactly as scikit-learn's `x <= threshold` in `f64`.
+    threshold: f32,
     feature: u16,
-    threshold: f64,
     left: u32,
     right: u32,
-    value: f64,
+    value: f32,
+}
+
+/// The largest `f32` that is not above `t`.
+fn f32_at_most(t: f64) -> f32 {
+    let near = t as f32;
+    if f64::from(near) > t {
+        near.next_down()
+    } else {
+        near
+    }
 }
 
 /// Gradient-boosted regression trees on the log-odds that a block is main text.
@@ -303,10 +316,10 @@ impl BlockModel {
                     }
                     model.nodes.push(Node {
                         feature: feature as u16,
-                        threshold: num(3)?,
+                        threshold: f32_at_most(num(3)?),
                         left: child(4)?,
                         right: child(5)?,
-                        value: num(6)?,
+                        value: num(6)? as f32,
                     });
                 }
             }
@@ -335,10 +348,10 @@ impl BlockModel {
             loop {
                 let node = &self.nodes[at];
                 if node.left == LEAF || node.right == LEAF {
-                    raw += self.rate * node.value;
+                    raw += self.rate * f64::from(node.value);
                     break;
                 }
-                at = if f64::from(x[node.feature as usize]) <= node.threshold {
+                at = if x[node.feature as usize] <= node.threshold {
                     node.left as usize
                 } else {
                     node.right as usize
@@ -384,13 +397,16 @@ mod tests {
     fn the_shipped_file_gives_what_the_fit_gave() {
         let model = BlockModel::parse(DEFAULT_MODEL_TSV).unwrap();
         let mut checked = 0;
-        for line in DEFAULT_MODEL_TSV.lines().filter(|l| l.starts_with("check\t")) {
+        for line in DEFAULT_MODEL_TSV
+            .lines()
+            .filter(|l| l.starts_with("check\t"))
+        {
             let fields: Vec<&str> = line.split('\t').collect();
             let expected: f64 = fields[1].parse().unwrap();
             let values: Vec<f32> = fields[2].split(',').map(|v| v.parse().unwrap()).collect();
             let x: [f32; FEATURES] = values.try_into().expect("as many values as features");
             let got = model.log_odds(&x);
-            assert!((got - expected).abs() < 1e-6, "{got} against {expected}");
+            assert!((got - expected).abs() < 1e-5, "{got} against {expected}");
             checked += 1;
         }
         assert!(checked >= 3, "{checked} check rows");
