@@ -245,13 +245,19 @@ struct Node {
     value: f32,
 }
 
-/// The largest `f32` that is not above `t`.
+/// The largest `f32` that is not above `t` (`f32::next_down` is newer than our 1.85).
 fn f32_at_most(t: f64) -> f32 {
     let near = t as f32;
-    if f64::from(near) > t {
-        near.next_down()
+    if f64::from(near) <= t || near.is_nan() {
+        return near;
+    }
+    // One step toward minus infinity.
+    if near == 0.0 {
+        -f32::from_bits(1)
+    } else if near > 0.0 {
+        f32::from_bits(near.to_bits() - 1)
     } else {
-        near
+        f32::from_bits(near.to_bits() + 1)
     }
 }
 
@@ -410,6 +416,22 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 3, "{checked} check rows");
+    }
+
+    #[test]
+    fn thresholds_round_down_to_an_f32() {
+        for t in [0.1_f64, 0.5, -0.3, 1e-40, 5.344_720_840_454_102, 0.0] {
+            let r = f32_at_most(t);
+            assert!(f64::from(r) <= t, "{r} above {t}");
+            assert!(
+                f64::from(f32::from_bits(r.to_bits().wrapping_add(if r >= 0.0 {
+                    1
+                } else {
+                    u32::MAX
+                }))) > t
+                    || r == 0.0
+            );
+        }
     }
 
     #[test]
