@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_instead_of_blocking() {
         let exporter = Stuck::default();
-        let dropped = super::super::spans_dropped_counter();
+        let dropped = crate::metrics::counters("dropped", "test", &["reason"]);
         let config = BoundedBatchConfig {
             max_queue: 4,
             max_batch: 1,

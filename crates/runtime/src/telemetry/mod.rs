@@ -6,6 +6,7 @@
 mod export;
 pub mod span;
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -63,13 +64,17 @@ impl Drop for Telemetry {
 }
 
 /// The counter of spans lost on the way to the collector, by reason (`queue_full`,
-/// `export_failed`).
-pub fn spans_dropped_counter() -> IntCounterVec {
-    crate::metrics::counters(
-        "newsflow_spans_dropped_total",
-        "Spans not exported: the export queue was full, or the collector refused or could not be reached.",
-        &["reason"],
-    )
+/// `export_failed`). One per process, as the tracer provider is; register it in the metrics
+/// registry of whatever serves `/metrics`.
+pub fn spans_dropped() -> IntCounterVec {
+    static COUNTER: LazyLock<IntCounterVec> = LazyLock::new(|| {
+        crate::metrics::counters(
+            "newsflow_spans_dropped_total",
+            "Spans not exported: the export queue was full, or the collector refused or could not be reached.",
+            &["reason"],
+        )
+    });
+    COUNTER.clone()
 }
 
 /// Installs the global subscriber; a second call (tests) is a no-op. Logs only.
@@ -92,7 +97,7 @@ fn try_init(
     trace: &TraceArgs,
     service: &'static str,
 ) -> anyhow::Result<Telemetry> {
-    let spans_dropped = spans_dropped_counter();
+    let spans_dropped = spans_dropped();
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn"));
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
