@@ -96,6 +96,13 @@ impl RunnerConfig {
                     },
                 ),
                 (
+                    "otlp_endpoint",
+                    args.trace
+                        .otlp_endpoint
+                        .clone()
+                        .unwrap_or_else(|| "-".to_owned()),
+                ),
+                (
                     "otlp_traces_url",
                     args.trace.traces_url().unwrap_or_else(|| "-".to_owned()),
                 ),

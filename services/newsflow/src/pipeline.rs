@@ -121,6 +121,35 @@ struct Normalized {
     span: tracing::Span,
 }
 
+/// The first thread's work on one input: the normalizer, under the input's span.
+fn normalize(first: &mut Chain, record: crate::input::Record) -> Normalized {
+    let ctx = StageContext::at(Utc::now());
+    let span = article_span(&record.input);
+    let (id, outcome) = match record.outcome {
+        Ok(raw) => {
+            let id = Some(raw.id.clone());
+            span.record("article_id", raw.id.as_str());
+            let _stage = stage_span(&span, "normalizer").entered();
+            let outcome = first
+                .process(newsflow_core::Event::Raw(raw), &ctx)
+                .map_err(Failure::from);
+            (id, outcome)
+        }
+        Err(rejected) => (
+            rejected.id,
+            Err(Failure::Rejected("decode", rejected.rejection)),
+        ),
+    };
+    Normalized {
+        input: record.input,
+        original: record.original,
+        ctx,
+        id,
+        outcome,
+        span,
+    }
+}
+
 /// The span of one input of `newsflow run`; its stages' spans are its children.
 fn article_span(input: &InputRef) -> tracing::Span {
     tracing::debug_span!(
@@ -196,32 +225,7 @@ pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
             let mut read = ReadStats::default();
             // Err only when the writer stopped: its error is the run's.
             let _stopped = read_inputs(&options.inputs, &options.read, &mut read, |record| {
-                let ctx = StageContext::at(Utc::now());
-                let span = article_span(&record.input);
-                let (id, outcome) = match record.outcome {
-                    Ok(raw) => {
-                        let id = Some(raw.id.clone());
-                        span.record("article_id", raw.id.as_str());
-                        let _stage = stage_span(&span, "normalizer").entered();
-                        let outcome = first
-                            .process(newsflow_core::Event::Raw(raw), &ctx)
-                            .map_err(Failure::from);
-                        (id, outcome)
-                    }
-                    Err(rejected) => (
-                        rejected.id,
-                        Err(Failure::Rejected("decode", rejected.rejection)),
-                    ),
-                };
-                tx.send(Normalized {
-                    input: record.input,
-                    original: record.original,
-                    ctx,
-                    id,
-                    outcome,
-                    span,
-                })
-                .map_err(drop)
+                tx.send(normalize(&mut first, record)).map_err(drop)
             });
             read
         });
