@@ -17,14 +17,10 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use newsflow_runtime::envelope::TraceParent;
 use newsflow_runtime::telemetry::span::{self, Outcome};
-use newsflow_runtime::telemetry::{BoundedBatch, BoundedBatchConfig, TRACED_TARGETS};
-use opentelemetry::trace::TracerProvider as _;
+use newsflow_runtime::telemetry::{BoundedBatch, BoundedBatchConfig, span_layer};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
-use tracing::Level;
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 #[derive(Debug)]
@@ -56,7 +52,7 @@ fn one_record(parent: &TraceParent) -> TraceParent {
     outgoing
 }
 
-fn provider(ratio: f64) -> SdkTracerProvider {
+fn provider() -> SdkTracerProvider {
     let dropped = newsflow_runtime::metrics::counters("bench_dropped", "bench", &["reason"]);
     let processor = BoundedBatch::start(
         Discard,
@@ -66,9 +62,7 @@ fn provider(ratio: f64) -> SdkTracerProvider {
     );
     SdkTracerProvider::builder()
         .with_span_processor(processor)
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            ratio,
-        ))))
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
         .build()
 }
 
@@ -83,12 +77,8 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("off", |b| b.iter(|| one_record(black_box(&sampled))));
     for (name, parent) in [("on", sampled), ("on_unsampled", unsampled)] {
-        let provider = provider(1.0);
-        let subscriber = tracing_subscriber::registry().with(
-            tracing_opentelemetry::layer()
-                .with_tracer(provider.tracer("bench"))
-                .with_filter(Targets::new().with_target(TRACED_TARGETS, Level::DEBUG)),
-        );
+        let provider = provider();
+        let subscriber = tracing_subscriber::registry().with(span_layer(&provider));
         tracing::subscriber::with_default(subscriber, || {
             group.bench_function(name, |b| b.iter(|| one_record(black_box(&parent))));
         });

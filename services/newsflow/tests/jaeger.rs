@@ -20,9 +20,6 @@ use std::time::{Duration, Instant};
 
 use common::pipeline::{Pipeline, STAGES};
 use common::*;
-use rdkafka::ClientConfig;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 use serde_json::Value;
 
 const OTLP_HTTP: &str = "http://127.0.0.1:59310";
@@ -91,25 +88,9 @@ fn jaeger_shows_one_article_as_one_trace() {
         "content": "Parliament passed the budget on Tuesday after a long debate about taxes and spending on schools.",
     })
     .to_string();
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .unwrap();
     let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
     let produced = Instant::now();
-    producer
-        .send(
-            BaseRecord::to(&pipeline.topics.raw())
-                .key(&article)
-                .payload(&value)
-                .headers(OwnedHeaders::new().insert(Header {
-                    key: "traceparent",
-                    value: Some(&traceparent),
-                })),
-        )
-        .map_err(|(err, _)| err)
-        .unwrap();
-    producer.flush(Duration::from_secs(10)).unwrap();
+    common::otlp::produce_traced(&pipeline.topics.raw(), &[(&article, &value, traceparent)]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let trace = loop {

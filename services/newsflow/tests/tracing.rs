@@ -10,39 +10,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::otlp::{ReceivedSpan, Receiver};
+use common::otlp::{self, ReceivedSpan, Receiver};
 use common::pipeline::{Pipeline, STAGES, read_to_end};
 use common::*;
-use rdkafka::ClientConfig;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const RAW_SPAN: &str = "00f067aa0ba902b7";
 const BAD_TRACE: &str = "5bf92f3577b34da6a3ce929d0e0e4737";
-
-fn produce_raw(topic: &str, records: &[(&str, &str, String)]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .unwrap();
-    for (key, value, traceparent) in records {
-        let headers = OwnedHeaders::new().insert(Header {
-            key: "traceparent",
-            value: Some(traceparent.as_str()),
-        });
-        producer
-            .send(
-                BaseRecord::to(topic)
-                    .key(*key)
-                    .payload(*value)
-                    .headers(headers),
-            )
-            .map_err(|(err, _)| err)
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(10)).unwrap();
-}
 
 fn span_of<'a>(
     spans: &'a [ReceivedSpan],
@@ -69,7 +43,7 @@ fn one_article_is_one_trace_across_the_stages_and_a_dead_letter_an_event() {
         "content": "Parliament passed the budget on Tuesday after a long debate about taxes and spending on schools.",
     })
     .to_string();
-    produce_raw(
+    otlp::produce_traced(
         &pipeline.topics.raw(),
         &[
             (&article, &good, format!("00-{TRACE}-{RAW_SPAN}-01")),

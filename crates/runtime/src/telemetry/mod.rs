@@ -41,20 +41,6 @@ pub struct Telemetry {
     pub spans_dropped: IntCounterVec,
 }
 
-impl Telemetry {
-    /// Whether spans are exported.
-    pub fn tracing(&self) -> bool {
-        self.provider.is_some()
-    }
-
-    /// Exports what is queued now (tests, and before a short-lived command exits).
-    pub fn flush(&self) {
-        if let Some(provider) = &self.provider {
-            let _ = provider.force_flush();
-        }
-    }
-}
-
 impl Drop for Telemetry {
     fn drop(&mut self) {
         if let Some(provider) = self.provider.take() {
@@ -118,9 +104,7 @@ fn try_init(
         });
     };
     let provider = provider(&url, trace.trace_sample_ratio, service, &spans_dropped)?;
-    let spans = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("newsflow"))
-        .with_filter(Targets::new().with_target(TRACED_TARGETS, Level::DEBUG));
+    let spans = span_layer(&provider);
     let _ = tracing_subscriber::registry()
         .with(logs)
         .with(spans)
@@ -134,6 +118,23 @@ fn try_init(
         provider: Some(provider),
         spans_dropped,
     })
+}
+
+/// The layer that turns the spans of [`TRACED_TARGETS`] into OpenTelemetry spans of
+/// `provider`. Only the spans' own fields become attributes: the source location, thread,
+/// target and busy/idle times would add eight attributes to every record's span and say
+/// nothing the name and `stage` do not.
+pub fn span_layer<S>(provider: &SdkTracerProvider) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("newsflow"))
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
+        .with_filter(Targets::new().with_target(TRACED_TARGETS, Level::DEBUG))
 }
 
 /// A tracer provider exporting to `url` through a bounded queue, sampling `ratio` of new

@@ -13,6 +13,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message as _;
+use rdkafka::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 
 /// One span as received, with its resource's `service.name`.
 #[derive(Debug, Clone)]
@@ -165,4 +168,28 @@ fn value(value: Option<&AnyValue>) -> String {
         Some(other) => format!("{other:?}"),
         None => String::new(),
     }
+}
+
+/// Produces `(key, value, traceparent)` records to `topic`.
+pub fn produce_traced(topic: &str, records: &[(&str, &str, String)]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", super::brokers())
+        .create()
+        .unwrap();
+    for (key, value, traceparent) in records {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "traceparent",
+            value: Some(traceparent.as_str()),
+        });
+        producer
+            .send(
+                BaseRecord::to(topic)
+                    .key(*key)
+                    .payload(*value)
+                    .headers(headers),
+            )
+            .map_err(|(err, _)| err)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
 }
