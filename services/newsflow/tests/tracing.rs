@@ -10,8 +10,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::gateway::{Gateway, TOKEN, post};
 use common::otlp::{self, ReceivedSpan, Receiver};
-use common::pipeline::{Pipeline, STAGES, read_to_end};
+use common::pipeline::{Pipeline, STAGES, Stage, read_to_end};
 use common::*;
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -167,5 +168,50 @@ fn newsflow_run_exports_a_trace_per_input() {
             }
             other => panic!("outcome {other:?}: {root:#?}"),
         }
+    }
+}
+
+/// The gateway's ingest span is the root of an article's trace; the normalizer's span is its
+/// child.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_roots_an_articles_trace() {
+    let receiver = Receiver::start();
+    let pipeline = Pipeline::new("tracing-gw", "exactly-once", 1);
+    let extra = ["--otlp-endpoint", receiver.url.as_str()];
+    let normalizer = pipeline.start_with(Stage::Normalizer, "a", &extra);
+    let gateway = Gateway::start(&pipeline.brokers, &pipeline.topics.prefix, &extra);
+    let article = newsflow_testkit::unique_name("gw-traced");
+    let body = serde_json::json!({
+        "id": article, "source": "tracing-test", "content_type": "text/plain",
+        "content": "The council approved the new bridge on Monday after years of debate about its cost.",
+    });
+    let client = reqwest::Client::new();
+    let (status, answer) = post(
+        &client,
+        &gateway,
+        Some(TOKEN),
+        "application/json",
+        &[],
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let spans = tokio::task::spawn_blocking(move || {
+        receiver.wait_for(Duration::from_secs(60), |spans| {
+            span_of(spans, "gateway", &article).is_some()
+                && span_of(spans, "normalizer", &article).is_some()
+        })
+    })
+    .await
+    .unwrap();
+    let ingest = spans.iter().find(|s| s.service == "gateway").unwrap();
+    let normalized = spans.iter().find(|s| s.service == "normalizer").unwrap();
+    assert_eq!(ingest.name, "gateway ingest");
+    assert!(ingest.parent_span_id.is_empty(), "{ingest:#?}");
+    assert_eq!(normalized.trace_id, ingest.trace_id);
+    assert_eq!(normalized.parent_span_id, ingest.span_id);
+    for service in [normalizer, gateway.service] {
+        service.signal("TERM");
+        assert_eq!(service.wait(Duration::from_secs(40)), Some(0));
     }
 }
