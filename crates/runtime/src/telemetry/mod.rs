@@ -161,9 +161,12 @@ pub fn provider(
     );
     Ok(SdkTracerProvider::builder()
         .with_span_processor(processor)
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            ratio,
-        ))))
+        .with_sampler(sampler(ratio))
         .with_resource(resource)
         .build())
+}
+
+/// `ratio` of the traces that start here; a remote parent's decision otherwise.
+pub fn sampler(ratio: f64) -> Sampler {
+    Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
 }

@@ -119,3 +119,91 @@ pub fn outgoing(span: &Span, incoming: Option<&TraceParent>) -> TraceParent {
             .unwrap_or_else(TraceParent::new_root)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+    use crate::telemetry::{sampler, span_layer};
+
+    #[derive(Debug, Default, Clone)]
+    struct Kept(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanProcessor for Kept {
+        fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+        fn on_end(&self, span: SpanData) {
+            if span.span_context.is_sampled() {
+                self.0.lock().expect("lock").push(span);
+            }
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+        fn shutdown_with_timeout(&self, _: std::time::Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    /// Runs one record's span work with spans exported at `ratio`: the outputs' traceparent
+    /// and the spans exported.
+    fn traced(ratio: f64, parent: Option<&TraceParent>) -> (TraceParent, Vec<SpanData>) {
+        let kept = Kept::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(kept.clone())
+            .with_sampler(sampler(ratio))
+            .build();
+        let subscriber = tracing_subscriber::registry().with(span_layer(&provider));
+        let outgoing = tracing::subscriber::with_default(subscriber, || {
+            let span = record_span("tagger", "t", 0, 1, Some("a"), parent);
+            record_outcome(&span, Outcome::Emitted);
+            outgoing(&span, parent)
+        });
+        let spans = kept.0.lock().expect("lock").clone();
+        (outgoing, spans)
+    }
+
+    #[test]
+    fn a_record_span_continues_the_trace_and_keeps_the_parents_sampling_decision() {
+        let sampled = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .expect("valid");
+        // A sampled parent is followed even at ratio 0; the outputs carry this span.
+        let (out, spans) = traced(0.0, Some(&sampled));
+        assert_eq!(spans.len(), 1);
+        let span = &spans[0];
+        assert_eq!(span.parent_span_id.to_bytes(), sampled.parent_id);
+        assert_eq!(out.trace_id, sampled.trace_id);
+        assert_eq!(out.parent_id, span.span_context.span_id().to_bytes());
+        assert_eq!(out.flags, 1);
+        assert_eq!(span.name, "tagger process");
+        // An unsampled parent is followed too: nothing exported, the decision passed on.
+        let unsampled = TraceParent {
+            flags: 0,
+            ..sampled
+        };
+        let (out, spans) = traced(1.0, Some(&unsampled));
+        assert!(spans.is_empty());
+        assert_eq!((out.trace_id, out.flags), (sampled.trace_id, 0));
+        // No parent: the ratio decides, and a new trace starts.
+        let (out, spans) = traced(0.0, None);
+        assert!(spans.is_empty() && out.flags == 0);
+        let (out, spans) = traced(1.0, None);
+        assert_eq!(spans.len(), 1);
+        assert_ne!(out.trace_id, sampled.trace_id);
+    }
+
+    #[test]
+    fn without_the_layer_the_trace_context_is_passed_on_as_before() {
+        let parent = TraceParent::new_root();
+        // (Whether the span is disabled here depends on the other tests' scoped subscribers,
+        // which share the callsite's cached interest; the trace context must not.)
+        let span = record_span("tagger", "t", 0, 1, Some("a"), Some(&parent));
+        let out = outgoing(&span, Some(&parent));
+        assert_eq!(out.trace_id, parent.trace_id);
+        assert_ne!(out.parent_id, parent.parent_id);
+    }
+}
