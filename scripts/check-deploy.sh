@@ -2,7 +2,7 @@
 # Offline checks of the deployment files, without a Docker engine or a cluster:
 #   - hadolint on the Dockerfile, and every image tag pinned (compose, Dockerfile, manifests);
 #   - docker-compose config -q on docker-compose.yml (Debian's docker-compose);
-#   - kubectl kustomize renders the base and the example overlay; core kinds validated against
+#   - kubectl kustomize renders the base and the example and tracing overlays; core kinds validated against
 #     the Kubernetes schemas (kubernetes-validate --strict), ServiceMonitor and ScaledObject
 #     against deploy/k8s/schemas/.
 #   - with --binaries DIR (e.g. "$(scripts/lib/target-dir.sh debug)"): every service binary run
@@ -32,7 +32,7 @@ docker-compose -f docker-compose.yml config -q
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for dir in deploy/k8s/base deploy/k8s/overlays/example; do
+for dir in deploy/k8s/base deploy/k8s/overlays/example deploy/k8s/overlays/tracing; do
   echo "kubectl kustomize $dir"
   kubectl kustomize "$dir" >"$work/$(basename "$dir").yaml"
 done
@@ -78,6 +78,6 @@ sys.exit(1 if failures else 0)
 PY
 if [ -n "$binaries" ]; then
   echo "service configuration as deployed (binaries in $binaries)"
-  python3 scripts/check-deployed-config.py "$binaries" "$work/base.yaml" "$work/example.yaml"
+  python3 scripts/check-deployed-config.py "$binaries" "$work/base.yaml" "$work/example.yaml" "$work/tracing.yaml"
 fi
 echo "deployment files OK"

@@ -87,13 +87,30 @@ impl RunnerConfig {
             )],
             outputs: Vec::new(),
             state_topic: None,
-            extra: vec![(
-                "log_format",
-                match args.log_format {
-                    LogFormat::Json => "json".to_owned(),
-                    LogFormat::Pretty => "pretty".to_owned(),
-                },
-            )],
+            extra: vec![
+                (
+                    "log_format",
+                    match args.log_format {
+                        LogFormat::Json => "json".to_owned(),
+                        LogFormat::Pretty => "pretty".to_owned(),
+                    },
+                ),
+                (
+                    "otlp_endpoint",
+                    args.trace
+                        .otlp_endpoint
+                        .clone()
+                        .unwrap_or_else(|| "-".to_owned()),
+                ),
+                (
+                    "otlp_traces_url",
+                    args.trace.traces_url().unwrap_or_else(|| "-".to_owned()),
+                ),
+                (
+                    "trace_sample_ratio",
+                    args.trace.trace_sample_ratio.to_string(),
+                ),
+            ],
             dlq_topic: args.dlq_topic.clone(),
             admin_addr: args.admin_addr,
             kafka_options: args.client.options().cloned().collect(),

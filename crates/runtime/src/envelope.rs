@@ -176,19 +176,22 @@ pub fn event_headers(
         })
 }
 
-/// A dead letter's headers: the original ones, then the fixed `x-newsflow-*` ones.
+/// A dead letter's headers: the original ones, then the fixed `x-newsflow-*` ones. `trace`,
+/// when spans are exported, replaces the original `traceparent` with the dead-letter span's,
+/// so a replay continues the trace from there.
 pub fn dead_letter_headers<H: Headers>(
     original: Option<&H>,
     service: &str,
     rejection: &Rejection,
     input: &InputPosition,
     payload: &[u8],
+    trace: Option<&TraceParent>,
 ) -> OwnedHeaders {
     let mut headers = OwnedHeaders::new_with_capacity(16);
     if let Some(original) = original {
         for header in original.iter() {
             // A replayed dead letter may carry the previous ones; they are replaced.
-            if dlq::ALL.contains(&header.key) {
+            if dlq::ALL.contains(&header.key) || (trace.is_some() && header.key == TRACEPARENT) {
                 continue;
             }
             headers = headers.insert(Header {
@@ -196,6 +199,13 @@ pub fn dead_letter_headers<H: Headers>(
                 value: header.value,
             });
         }
+    }
+    if let Some(trace) = trace {
+        let trace = trace.to_string();
+        headers = headers.insert(Header {
+            key: TRACEPARENT,
+            value: Some(trace.as_str()),
+        });
     }
     let partition = input.partition.to_string();
     let offset = input.offset.to_string();

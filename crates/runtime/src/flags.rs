@@ -152,6 +152,47 @@ impl ClientArgs {
     }
 }
 
+/// Span export over OTLP: for every service and `newsflow run`. Off unless an endpoint is set.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TraceArgs {
+    /// OTLP/HTTP endpoint to export spans to, e.g. http://127.0.0.1:4318 (`/v1/traces` is
+    /// added unless the URL ends with it). Unset: OTEL_EXPORTER_OTLP_ENDPOINT if set, else no
+    /// spans are exported (and none are made).
+    #[arg(long, env = "NEWSFLOW_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Share of new traces exported (0.0 to 1.0); a record whose traceparent says sampled or
+    /// not keeps that decision.
+    #[arg(long, env = "NEWSFLOW_TRACE_SAMPLE_RATIO", default_value = "1.0", value_parser = ratio, value_name = "RATIO")]
+    pub trace_sample_ratio: f64,
+}
+
+impl TraceArgs {
+    /// Where spans go: `--otlp-endpoint`, else the standard `OTEL_EXPORTER_OTLP_ENDPOINT`;
+    /// `None` when tracing is off. Both name the OTLP/HTTP base URL; the traces path is added.
+    pub fn traces_url(&self) -> Option<String> {
+        let base = self
+            .otlp_endpoint
+            .clone()
+            .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok())
+            .filter(|url| !url.trim().is_empty())?;
+        let base = base.trim().trim_end_matches('/');
+        Some(if base.ends_with("/v1/traces") {
+            base.to_owned()
+        } else {
+            format!("{base}/v1/traces")
+        })
+    }
+}
+
+fn ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        Ok(_) => Err("must be between 0.0 and 1.0".into()),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
 /// How a stage delivers its outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Guarantee {
@@ -203,6 +244,9 @@ pub struct ServiceArgs {
     /// Log format.
     #[arg(long, env = "NEWSFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub trace: TraceArgs,
 
     /// Inputs being processed or awaiting broker acknowledgement at most at once.
     #[arg(long, env = "NEWSFLOW_MAX_IN_FLIGHT", default_value = "1000", value_parser = positive, value_name = "N")]
@@ -279,5 +323,23 @@ mod tests {
         assert!(parse_kafka_option(" ").unwrap().key.is_empty());
         assert!(parse_kafka_option("=x").is_err());
         assert_eq!(parse_kafka_option("a=b=c").unwrap().value, "b=c");
+    }
+
+    #[test]
+    fn otlp_endpoints_get_the_traces_path_once() {
+        let args = |url: &str| TraceArgs {
+            otlp_endpoint: Some(url.to_owned()),
+            trace_sample_ratio: 1.0,
+        };
+        assert_eq!(
+            args("http://jaeger:4318").traces_url().as_deref(),
+            Some("http://jaeger:4318/v1/traces")
+        );
+        assert_eq!(
+            args("http://c:4318/v1/traces/").traces_url().as_deref(),
+            Some("http://c:4318/v1/traces")
+        );
+        assert!(ratio("1.5").is_err() && ratio("-0.1").is_err());
+        assert_eq!(ratio("0.25"), Ok(0.25));
     }
 }

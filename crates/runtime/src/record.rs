@@ -11,6 +11,7 @@ use newsflow_core::{
 };
 use rdkafka::message::{Headers, Message, OwnedHeaders};
 use tokio_util::sync::CancellationToken;
+use tracing::{Instrument as _, Span};
 
 use crate::client::backoff;
 use crate::config::RunnerConfig;
@@ -19,6 +20,7 @@ use crate::error::RunnerError;
 use crate::metrics::RunnerMetrics;
 use crate::output::{Destination, Encoded, Input, StateWrite};
 use crate::routes::Routes;
+use crate::telemetry::span::{self, Outcome};
 
 /// What one input made: the records to send, and the state records among them.
 #[derive(Debug)]
@@ -53,11 +55,39 @@ impl<S: Stage> Processor<S> {
         })
     }
 
-    /// Processes one record: its outputs (or its dead letter) and the stage's state changes.
+    /// Processes one record: its outputs (or its dead letter) and the stage's state changes,
+    /// under the record's span (`telemetry::span`).
     pub(crate) async fn process<M: Message>(
         &mut self,
         message: &M,
         shutdown: &CancellationToken,
+    ) -> Result<Processed, RunnerError> {
+        let incoming = envelope::header_str(message.headers(), envelope::TRACEPARENT)
+            .and_then(TraceParent::parse);
+        let span = span::record_span(
+            self.config.service,
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            message.key().and_then(|k| std::str::from_utf8(k).ok()),
+            incoming.as_ref(),
+        );
+        let processed = self
+            .process_in(message, shutdown, &span, incoming.as_ref())
+            .instrument(span.clone())
+            .await;
+        if processed.is_err() {
+            span::record_outcome(&span, Outcome::Failed);
+        }
+        processed
+    }
+
+    async fn process_in<M: Message>(
+        &mut self,
+        message: &M,
+        shutdown: &CancellationToken,
+        span: &Span,
+        incoming: Option<&TraceParent>,
     ) -> Result<Processed, RunnerError> {
         let read_at = Instant::now();
         self.metrics
@@ -89,13 +119,21 @@ impl<S: Stage> Processor<S> {
         };
         let mut records = match outcome {
             Ok(emits) => {
-                let trace = envelope::header_str(message.headers(), envelope::TRACEPARENT)
-                    .and_then(TraceParent::parse)
-                    .map(|t| t.child())
-                    .unwrap_or_else(TraceParent::new_root);
-                self.route(emits, &position, &trace)?
+                span::record_outcome(
+                    span,
+                    if emits.is_empty() {
+                        Outcome::Dropped
+                    } else {
+                        Outcome::Emitted
+                    },
+                );
+                self.route(emits, &position, &span::outgoing(span, incoming))?
             }
-            Err(rejection) => vec![self.dead_letter(message, &rejection, &position)],
+            Err(rejection) => {
+                span::record_outcome(span, Outcome::DeadLetter);
+                let trace = span::span_traceparent(span);
+                vec![self.dead_letter(message, &rejection, &position, trace.as_ref())]
+            }
         };
         let state = self.state_changes(&mut records)?;
         Ok(Processed {
@@ -220,6 +258,7 @@ impl<S: Stage> Processor<S> {
         message: &M,
         rejection: &Rejection,
         position: &InputPosition,
+        trace: Option<&TraceParent>,
     ) -> Encoded {
         tracing::warn!(
             topic = %position.topic, partition = position.partition, offset = position.offset,
@@ -236,6 +275,7 @@ impl<S: Stage> Processor<S> {
             rejection,
             position,
             payload,
+            trace,
         );
         let cut = &payload[..payload.len().min(self.config.dlq_max_bytes)];
         Encoded {

@@ -80,8 +80,18 @@ where
     S: Stage + 'static,
     F: FnOnce(&mut ServiceContext) -> anyhow::Result<S>,
 {
-    telemetry::init(args.log_format);
-    match try_run(args, config, build_stage) {
+    let telemetry = match telemetry::init_with_traces(args.log_format, &args.trace, config.service)
+    {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = try_run(args, config, &telemetry, build_stage);
+    // Exports the spans still queued.
+    drop(telemetry);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %format!("{err:#}"), "exiting");
@@ -92,14 +102,22 @@ where
     }
 }
 
-fn try_run<S, F>(args: &ServiceArgs, config: RunnerConfig, build_stage: F) -> anyhow::Result<()>
+fn try_run<S, F>(
+    args: &ServiceArgs,
+    config: RunnerConfig,
+    telemetry: &telemetry::Telemetry,
+    build_stage: F,
+) -> anyhow::Result<()>
 where
     S: Stage + 'static,
     F: FnOnce(&mut ServiceContext) -> anyhow::Result<S>,
 {
     config.validate()?;
+    let metrics = RunnerMetrics::new(config.service);
+    crate::metrics::register(&metrics.registry, telemetry.spans_dropped.clone())
+        .context("cannot register the span metrics")?;
     let mut context = ServiceContext {
-        metrics: RunnerMetrics::new(config.service),
+        metrics,
         client: args.client.client_config(),
         shutdown: CancellationToken::new(),
         setup: Vec::new(),

@@ -16,7 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use clap::Parser;
-use newsflow_runtime::flags::{ClientArgs, LogFormat};
+use newsflow_runtime::flags::{ClientArgs, LogFormat, TraceArgs};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Tokens;
@@ -72,6 +72,9 @@ pub struct Args {
     /// Log format.
     #[arg(long, env = "NEWSFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub trace: TraceArgs,
 
     /// Prefix of every topic name, as given to `newsflow topics create --prefix`.
     #[arg(
@@ -167,6 +170,11 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         );
     }
     let metrics = GatewayMetrics::new().context("cannot declare the metrics")?;
+    newsflow_runtime::metrics::register(
+        &metrics.registry,
+        newsflow_runtime::telemetry::spans_dropped(),
+    )
+    .context("cannot declare the span metrics")?;
     let (gateway, hub) = build(&args, tokens, &metrics, &shutdown)?;
     let raw_topic = gateway.producer.topic().to_owned();
     let ready = Arc::new(AtomicBool::new(false));

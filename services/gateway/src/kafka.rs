@@ -12,7 +12,8 @@ use futures::future::join_all;
 use newsflow_core::Event;
 use newsflow_core::dead_letter;
 use newsflow_core::event::RawEvent;
-use newsflow_runtime::envelope::{self, TraceParent};
+use newsflow_runtime::envelope;
+use newsflow_runtime::telemetry::span;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -123,13 +124,24 @@ impl RawProducer {
             let event = Event::Raw(event);
             let payload = event.to_json()?;
             let ce_id = format!("{:032x}", rand::random::<u128>());
+            // The article's trace starts here: its root span (when spans are exported) is the
+            // raw record's parent.
+            let span = tracing::debug_span!(
+                target: "newsflow::gateway",
+                "ingest",
+                otel.name = "gateway ingest",
+                otel.kind = "producer",
+                topic = %self.topic,
+                article_id = event.id(),
+            );
             let headers = envelope::event_headers(
                 &event,
                 "gateway",
                 &ce_id,
                 Utc::now(),
-                &TraceParent::new_root(),
+                &span::outgoing(&span, None),
             );
+            drop(span);
             let record = FutureRecord::to(&self.topic)
                 .key(event.id())
                 .payload(&payload)

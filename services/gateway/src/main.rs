@@ -13,7 +13,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = app::args();
-    telemetry::init(args.log_format);
+    let telemetry = match telemetry::init_with_traces(args.log_format, &args.trace, "gateway") {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -21,6 +27,8 @@ fn main() -> ExitCode {
         .and_then(|runtime| {
             runtime.block_on(async move { app::run(args, shutdown_on_signals()?).await })
         });
+    // Exports the spans still queued.
+    drop(telemetry);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

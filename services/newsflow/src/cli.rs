@@ -548,6 +548,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub story_config: StoryConfigArg,
+
+    #[command(flatten)]
+    pub trace: newsflow_runtime::flags::TraceArgs,
 }
 
 /// `--story-config`, wherever the story stage runs.

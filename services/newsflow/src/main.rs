@@ -101,7 +101,25 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> a
 }
 
 fn run(args: &RunArgs) -> ExitCode {
-    match pipeline::run(&args.options()) {
+    // Logging and spans only when spans are exported: `newsflow run` writes its own lines.
+    let telemetry = match args.trace.traces_url() {
+        None => None,
+        Some(_) => match newsflow_runtime::telemetry::init_with_traces(
+            newsflow_runtime::flags::LogFormat::Pretty,
+            &args.trace,
+            "newsflow-run",
+        ) {
+            Ok(telemetry) => Some(telemetry),
+            Err(err) => {
+                eprintln!("newsflow run: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let outcome = pipeline::run(&args.options());
+    // Exports the spans still queued.
+    drop(telemetry);
+    match outcome {
         Ok(summary) => {
             let read = &summary.read;
             eprintln!(

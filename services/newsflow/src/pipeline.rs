@@ -117,6 +117,54 @@ struct Normalized {
     /// The article id, when the record had one.
     id: Option<String>,
     outcome: Result<Vec<Emit>, Failure>,
+    /// The input's span (disabled unless spans are exported).
+    span: tracing::Span,
+}
+
+/// The first thread's work on one input: the normalizer, under the input's span.
+fn normalize(first: &mut Chain, record: crate::input::Record) -> Normalized {
+    let ctx = StageContext::at(Utc::now());
+    let span = article_span(&record.input);
+    let (id, outcome) = match record.outcome {
+        Ok(raw) => {
+            let id = Some(raw.id.clone());
+            span.record("article_id", raw.id.as_str());
+            let _stage = stage_span(&span, "normalizer").entered();
+            let outcome = first
+                .process(newsflow_core::Event::Raw(raw), &ctx)
+                .map_err(Failure::from);
+            (id, outcome)
+        }
+        Err(rejected) => (
+            rejected.id,
+            Err(Failure::Rejected("decode", rejected.rejection)),
+        ),
+    };
+    Normalized {
+        input: record.input,
+        original: record.original,
+        ctx,
+        id,
+        outcome,
+        span,
+    }
+}
+
+/// The span of one input of `newsflow run`; its stages' spans are its children.
+fn article_span(input: &InputRef) -> tracing::Span {
+    tracing::debug_span!(
+        target: "newsflow::run",
+        "article",
+        otel.name = "newsflow run",
+        input = %shown(input),
+        article_id = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    )
+}
+
+/// The span of a stage (or chain of stages) working on one input.
+fn stage_span(article: &tracing::Span, stage: &'static str) -> tracing::Span {
+    tracing::debug_span!(target: "newsflow::run", parent: article, "stage", otel.name = stage, stage)
 }
 
 /// Why an input went no further.
@@ -177,28 +225,7 @@ pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
             let mut read = ReadStats::default();
             // Err only when the writer stopped: its error is the run's.
             let _stopped = read_inputs(&options.inputs, &options.read, &mut read, |record| {
-                let ctx = StageContext::at(Utc::now());
-                let (id, outcome) = match record.outcome {
-                    Ok(raw) => {
-                        let id = Some(raw.id.clone());
-                        let outcome = first
-                            .process(newsflow_core::Event::Raw(raw), &ctx)
-                            .map_err(Failure::from);
-                        (id, outcome)
-                    }
-                    Err(rejected) => (
-                        rejected.id,
-                        Err(Failure::Rejected("decode", rejected.rejection)),
-                    ),
-                };
-                tx.send(Normalized {
-                    input: record.input,
-                    original: record.original,
-                    ctx,
-                    id,
-                    outcome,
-                })
-                .map_err(drop)
+                tx.send(normalize(&mut first, record)).map_err(drop)
             });
             read
         });
@@ -277,7 +304,9 @@ fn write_all(
     summary: &mut RunSummary,
 ) -> anyhow::Result<()> {
     for item in rx {
+        let stage_span = stage_span(&item.span, "deduplicator+tagger");
         let outcome = item.outcome.and_then(|emits| {
+            let _stage = stage_span.enter();
             let mut out = Vec::new();
             for emit in emits {
                 if emit.route.is_primary() {
@@ -288,8 +317,11 @@ fn write_all(
             }
             Ok(out)
         });
+        drop(stage_span);
+        let span = &item.span;
         let (stage, rejection) = match outcome {
             Ok(emits) => {
+                span.record("outcome", "written");
                 for emit in emits {
                     // One line per article: per-topic copies of enriched articles
                     // (`emit.copies`) are for Kafka consumers only.
@@ -304,6 +336,7 @@ fn write_all(
                 continue;
             }
             Err(Failure::Failed(stage, message)) => {
+                span.record("outcome", "failed");
                 summary.failed += 1;
                 eprintln!(
                     "newsflow run: {}: stage {stage} failed: {message}",
@@ -314,6 +347,11 @@ fn write_all(
             Err(Failure::Rejected(stage, rejection)) => (stage, rejection),
         };
         summary.rejected += 1;
+        span.record("outcome", "dead_letter");
+        tracing::debug!(
+            target: "newsflow::run", parent: span, stage, error_kind = %rejection.kind,
+            error = %rejection.message, "input rejected; sent to the dead letters"
+        );
         match dlq.as_mut() {
             Some(dlq) => {
                 let line = DeadLetterLine::new(

@@ -9,6 +9,7 @@ pub use newsflow_testkit::kafka::*;
 
 pub mod broker;
 pub mod gateway;
+pub mod otlp;
 pub mod outcome;
 pub mod pipeline;
 
