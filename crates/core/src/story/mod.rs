@@ -275,6 +275,29 @@ impl StoryStage {
         self.stats
     }
 
+    /// The `n` open stories with the most articles (copies counted), largest first, ties by
+    /// id: (id, representative title, article count).
+    pub fn largest(&self, n: usize) -> Vec<(&str, Option<&str>, u64)> {
+        let mut stories: Vec<&Story> = self.slots.iter().flatten().collect();
+        let by_size = |a: &&Story, b: &&Story| {
+            b.article_count
+                .cmp(&a.article_count)
+                .then_with(|| a.id.cmp(&b.id))
+        };
+        if stories.len() > n && n > 0 {
+            stories.select_nth_unstable_by(n - 1, by_size);
+        }
+        stories.truncate(n);
+        stories.sort_by(by_size);
+        stories
+            .into_iter()
+            .map(|s| {
+                let title = s.representative.title.as_deref();
+                (s.id.as_str(), title, s.article_count)
+            })
+            .collect()
+    }
+
     /// An estimate of the heap the stage holds: stories, index, article map, expiry queue,
     /// held notices and the frequencies learned from the stream (hash tables counted at their
     /// capacity with one control byte per bucket).
