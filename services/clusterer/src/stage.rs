@@ -40,11 +40,12 @@ const MAX_LABEL: usize = 80;
 
 impl Gauges {
     /// The open count is exact after every call; the memory estimate and the largest
-    /// stories, which walk every story, are refreshed at most every 10 seconds.
+    /// stories, which walk every story, are refreshed at most every 5 seconds (as the next
+    /// input is processed).
     fn update(&mut self, stage: &StoryStage, force: bool) {
         let metrics = &self.metrics;
         metrics.open.set(stage.open_stories() as i64);
-        if force || self.last_update.elapsed() >= Duration::from_secs(10) {
+        if force || self.last_update.elapsed() >= Duration::from_secs(5) {
             metrics.memory.set(stage.memory_bytes() as i64);
             metrics.largest.reset();
             for (rank, (id, title, articles)) in stage.largest(LARGEST).into_iter().enumerate() {
