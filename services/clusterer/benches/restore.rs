@@ -20,11 +20,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use newsflow_core::event::{DedupInfo, DedupStatus, EnrichedArticle, NormalizedArticle};
 use newsflow_core::{Event, Stage, StageContext, StoryConfig, StoryStage};
-use newsflow_testkit::kafka::{Service, create_topics, metric_value};
+use newsflow_testkit::kafka::{Service, bulk_producer, create_topics, metric_value, send_waiting};
 use newsflow_testkit::synthetic::{Numbers, body, vocabulary};
 use newsflow_testkit::{brokers, unique_name};
-use rdkafka::ClientConfig;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+use rdkafka::producer::{BaseRecord, Producer as _};
 
 fn article(n: u64, body: Vec<String>, time: DateTime<Utc>) -> Event {
     Event::Enriched(EnrichedArticle {
@@ -70,35 +69,16 @@ fn state(articles: u64) -> (HashMap<String, Option<Vec<u8>>>, usize, f64) {
 }
 
 fn write(topic: &str, records: &HashMap<String, Option<Vec<u8>>>) -> u64 {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("linger.ms", "20")
-        .set("compression.type", "lz4")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()
-        .unwrap();
+    let producer = bulk_producer();
     let mut bytes = 0u64;
     for (key, value) in records {
-        let value = value.as_deref().unwrap_or_default();
-        bytes += (key.len() + value.len()) as u64;
-        let mut record = BaseRecord::to(topic).key(key).payload(value);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((err, back)) => {
-                    assert!(
-                        matches!(
-                            err.rdkafka_error_code(),
-                            Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                        ),
-                        "{err}"
-                    );
-                    producer.poll(Duration::from_millis(10));
-                    record = back;
-                }
-            }
+        // A tombstone as a null value, as the runner writes it.
+        bytes += (key.len() + value.as_ref().map_or(0, Vec::len)) as u64;
+        let record = BaseRecord::<str, [u8]>::to(topic).key(key.as_str());
+        match value {
+            Some(value) => send_waiting(&producer, record.payload(value.as_slice())),
+            None => send_waiting(&producer, record),
         }
-        producer.poll(Duration::ZERO);
     }
     producer.flush(Duration::from_secs(120)).unwrap();
     bytes

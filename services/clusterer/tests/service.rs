@@ -241,6 +241,21 @@ fn placements(records: &[StoryRecord]) -> HashMap<String, usize> {
     counts
 }
 
+/// Every event in exactly one story's `opened`/`joined` record (or a merge's survivor's), and
+/// nothing else placed.
+fn assert_placed_once(records: &[StoryRecord], events: &[Event]) {
+    let placed = placements(records);
+    for event in events {
+        assert_eq!(
+            placed.get(event.id()),
+            Some(&1),
+            "{} placed once",
+            event.id()
+        );
+    }
+    assert_eq!(placed.len(), events.len(), "nothing else placed");
+}
+
 /// The latest record of each story: the state the topic keeps.
 fn latest(records: &[StoryRecord]) -> BTreeMap<String, StoryRecord> {
     records
@@ -411,16 +426,7 @@ fn exactly_once_through_two_sigkills_with_the_state_restored() {
         records.len(),
         started.elapsed().as_secs_f64()
     );
-    let placed = placements(&records);
-    for event in &events {
-        assert_eq!(
-            placed.get(event.id()),
-            Some(&1),
-            "{} placed once",
-            event.id()
-        );
-    }
-    assert_eq!(placed.len(), events.len(), "nothing else placed");
+    assert_placed_once(&records, &events);
     assert_eq!(
         latest(&records),
         latest(&reference),
@@ -472,16 +478,7 @@ fn a_second_instance_joins_and_leaves_nothing_lost_nothing_twice() {
             break records;
         }
     };
-    let placed = placements(&records);
-    for event in &events {
-        assert_eq!(
-            placed.get(event.id()),
-            Some(&1),
-            "{} placed once",
-            event.id()
-        );
-    }
-    assert_eq!(placed.len(), events.len());
+    assert_placed_once(&records, &events);
     let follows = first.counter("newsflow_state_records_total", "phase=\"follow\"");
     assert!(follows > 0.0, "the first instance followed the state");
     first.signal("TERM");

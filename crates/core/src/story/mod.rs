@@ -829,6 +829,15 @@ impl StoryStage {
         remember_shingles(&mut story.shingles, &features.shingles);
         story.representative.title = features.title;
         story.representative.lede = features.lede;
+        let slot = self.place(story);
+        self.reindex(slot);
+        self.schedule(slot);
+        slot
+    }
+
+    /// Puts a story in a free slot (or a new one), findable by its id.
+    fn place(&mut self, story: Story) -> u32 {
+        let hash = id_hash(&story.id);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(story);
@@ -839,18 +848,8 @@ impl StoryStage {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.register(slot);
-        self.reindex(slot);
-        self.schedule(slot);
+        self.story_ids.insert(hash, slot);
         slot
-    }
-
-    /// Makes the story in `slot` findable by its id.
-    fn register(&mut self, slot: u32) {
-        if let Some(story) = self.story(slot) {
-            let hash = id_hash(&story.id);
-            self.story_ids.insert(hash, slot);
-        }
     }
 
     fn join(&mut self, slot: u32, features: Features) {

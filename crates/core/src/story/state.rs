@@ -364,6 +364,10 @@ impl StoryStage {
             (Some(("held", _)), Some(bytes)) => {
                 let record: HeldRecord =
                     serde_json::from_slice(bytes).map_err(|e| invalid(key, e))?;
+                // Counted since (its own record read back late): not waiting any more.
+                if self.article_story.contains_key(&id_hash(&record.notice.id)) {
+                    return Ok(());
+                }
                 let original = id_hash(&record.notice.duplicate_of);
                 let held = self.held.entry(original).or_default();
                 if !held.iter().any(|h| h.notice.id == record.notice.id) {
@@ -438,21 +442,10 @@ impl StoryStage {
             topics: snapshot.topics,
             places: snapshot.places,
         };
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = Some(story);
-                slot
-            }
-            None => {
-                self.slots.push(Some(story));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.register(slot);
-        if let Some(story) = self.story(slot) {
-            for member in story.members.clone() {
-                self.article_story.insert(member, slot);
-            }
+        let members = story.members.clone();
+        let slot = self.place(story);
+        for member in members {
+            self.article_story.insert(member, slot);
         }
         if self.tracker.restored {
             self.reindex(slot);
