@@ -246,8 +246,12 @@ for rendered in sys.argv[2:]:
             if trigger["type"] == "kafka":
                 if metadata["consumerGroup"] != shown.get("group_id"):
                     fail(where, f"KEDA watches group {metadata['consumerGroup']}, the service uses {shown.get('group_id')}")
-                if metadata["topic"] != shown.get("input_topic"):
-                    fail(where, f"KEDA watches {metadata['topic']}, the service reads {shown.get('input_topic')}")
+                # The clusterer reads duplicate notices too (the deduplicator writes them).
+                inputs = [shown.get("input_topic")]
+                if binary == "newsflow-clusterer":
+                    inputs.append(shown.get("duplicates_topic"))
+                if metadata["topic"] not in inputs:
+                    fail(where, f"KEDA watches {metadata['topic']}, the service reads {inputs}")
             elif trigger["type"] == "prometheus":
                 # A ServiceMonitor's series carry job=<the Service's name>.
                 jobs = set(re.findall(r'job="([^"]+)"', metadata["query"]))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The monitoring, live: the three services and the gateway on a real broker, a real Prometheus
+"""The monitoring, live: the four stage services and the gateway on a real broker, a real Prometheus
 scraping them, a known number of corpus articles fed through (a few of them POSTed to the
 gateway, with one SSE client reading the enriched feed), and then every query of the Grafana
 dashboard asked of Prometheus. Each must return data, and the counters must match what was fed
@@ -36,7 +36,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in scripts/lib
 sys.path.insert(0, str(ROOT / "scripts/lib"))
 from target_dir import NotBuilt, binaries  # noqa: E402
 DASHBOARD = ROOT / "deploy/grafana/dashboards/newsflow.json"
-STAGES = ("normalizer", "deduplicator", "tagger")
+STAGES = ("normalizer", "deduplicator", "tagger", "clusterer")
 
 # What is fed: real articles (war reports, so the tagger has tags to count, and BBC business
 # stories), exact copies of some of them under other paths, and inputs the normalizer rejects.
@@ -233,6 +233,13 @@ def main():
                          "--input-topic", topic("news.deduplicated.v1"),
                          "--output-topic", topic("news.enriched.v1"),
                          "--tag-topic-prefix", prefix, "--tag-topic-partitions", "1"])
+        start("clusterer", [bins / "newsflow-clusterer", *common,
+                            "--group-id", prefix + "clusterer",
+                            "--admin-addr", f"127.0.0.1:{ports['clusterer']}",
+                            "--input-topic", topic("news.enriched.v1"),
+                            "--duplicates-topic", topic("news.duplicates.v1"),
+                            "--stories-topic", topic("news.stories.v1"),
+                            "--state-topic", topic("newsflow.story-state.v1")])
         (work / "tokens").write_text(f"# the live check's client\n{GATEWAY_TOKEN}\n")
         start("gateway", [bins / "newsflow-gateway", "--brokers", args.brokers,
                           "--topic-prefix", prefix, "--tokens-file", work / "tokens",
@@ -252,9 +259,9 @@ def main():
         for service in ports:
             wait_for(f"{service} ready", lambda s=service: http_get(
                 f"http://127.0.0.1:{ports[s]}/readyz")[0] == 200, 90)
-        wait_for("Prometheus scraping the three services and the gateway",
+        wait_for("Prometheus scraping the four services and the gateway",
                  lambda: total(prom, 'sum(up{job="newsflow"})') == len(ports), 60)
-        print(f"three services and the gateway ready, Prometheus at {prom}; topics {prefix}*")
+        print(f"four services and the gateway ready, Prometheus at {prom}; topics {prefix}*")
 
         # One SSE client on the enriched feed from before the first article, then the gateway's
         # articles into news.raw.v1 (they go through the pipeline with the rest).
@@ -294,6 +301,17 @@ def main():
             sys.exit(f"FAIL: {tags} tags counted, {copies} per-topic copies produced")
         print(f"counters match: normalizer {fed} in / {rejects} dead letters, deduplicator "
               f"{articles} in / {duplicates:.0f} duplicates, tagger {unique} in / {tags:.0f} tags")
+        # The clusterer reads every article and notice; each is placed in one story once.
+        scraped('sum(newsflow_input_records_total{stage="clusterer"})', articles)
+        placed = wait_for(
+            "every article placed in a story",
+            lambda: (lambda n: n if n >= articles else None)(
+                total(prom, 'sum(newsflow_story_records_total{stage="clusterer",change=~"opened|joined|merged"})')),
+            90)
+        opened = total(prom, 'sum(newsflow_story_records_total{stage="clusterer",change="opened"})')
+        if not 0 < opened <= unique:
+            sys.exit(f"FAIL: {opened} stories opened for {unique} unique articles")
+        print(f"clusterer: {articles} in, {opened:.0f} stories opened, {placed:.0f} records placing articles")
         scraped('sum(newsflow_gateway_ingested_records_total)', posted)
         scraped('sum(newsflow_gateway_ingested_bytes_total)', posted_bytes)
         scraped('sum(newsflow_gateway_requests_total{route="/v1/articles",status="202"})', posted)

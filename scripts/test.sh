@@ -88,7 +88,7 @@ cargo build --workspace --bins --locked
 bins=$(scripts/lib/target-dir.sh debug) # where cargo put them: CARGO_TARGET_DIR counts
 scripts/check-deploy.sh --binaries "$bins"
 
-step "monitoring, live: the three services, a real Prometheus, every dashboard query"
+step "monitoring, live: the four stage services and the gateway, a real Prometheus, every dashboard query"
 scripts/check-live-observability.py --binaries "$bins" --brokers "$NEWSFLOW_TEST_BROKERS"
 
 step "benchmarks, one smoke pass each"

@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 run=${NEWSFLOW_RUN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/newsflow/local-run}
-for name in producer gateway tagger deduplicator normalizer prometheus; do
+for name in producer gateway clusterer tagger deduplicator normalizer prometheus; do
   pidfile=$run/$name.pid
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")

@@ -8,7 +8,7 @@
 # Where to look once it runs:
 #   Prometheus  http://127.0.0.1:9090  (try: sum by (stage) (rate(newsflow_input_records_total[1m])))
 #   metrics     http://127.0.0.1:9101/metrics (normalizer), :9102 (deduplicator), :9103 (tagger),
-#               :9104 (gateway)
+#               :9104 (gateway), :9105 (clusterer)
 #   gateway     http://127.0.0.1:8080 (bearer token: $NEWSFLOW_GATEWAY_TOKENS, default dev-token)
 #   readiness   http://127.0.0.1:9101/readyz …
 #   logs        $NEWSFLOW_RUN_DIR (default ~/.cache/newsflow/local-run)/*.log
@@ -36,6 +36,7 @@ start() { # name, admin port, command…
 start normalizer 9101 "$bin/newsflow-normalizer"
 start deduplicator 9102 "$bin/newsflow-deduplicator"
 start tagger 9103 "$bin/newsflow-tagger"
+start clusterer 9105 "$bin/newsflow-clusterer"
 NEWSFLOW_GATEWAY_LISTEN=127.0.0.1:8080 NEWSFLOW_GATEWAY_TOKENS=${NEWSFLOW_GATEWAY_TOKENS:-dev-token} \
   start gateway 9104 "$bin/newsflow-gateway"
 
@@ -49,7 +50,7 @@ else
   echo "prometheus is not installed (apt-get install prometheus); skipping it"
 fi
 
-for port in 9101 9102 9103 9104; do
+for port in 9101 9102 9103 9104 9105; do
   for _ in $(seq 1 120); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.5

@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{ErrorKind, Rejection};
+use crate::story::StoryRecord;
 
 /// How the page in a raw event is to be read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -341,15 +342,18 @@ pub enum EventKind {
     Deduplicated,
     DuplicateNotice,
     Enriched,
+    /// A change of a story (`news.stories.v1`), the story stage's output.
+    Story,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::Raw,
         EventKind::Normalized,
         EventKind::Deduplicated,
         EventKind::DuplicateNotice,
         EventKind::Enriched,
+        EventKind::Story,
     ];
 
     /// The JSON Schema in `schemas/` that events of this kind validate against.
@@ -360,6 +364,7 @@ impl EventKind {
             EventKind::Deduplicated => "deduplicated.v1.schema.json",
             EventKind::DuplicateNotice => "duplicate-notice.v1.schema.json",
             EventKind::Enriched => "enriched.v1.schema.json",
+            EventKind::Story => "story.v1.schema.json",
         }
     }
 
@@ -371,6 +376,7 @@ impl EventKind {
             EventKind::Deduplicated => "io.newsflow.article.deduplicated.v1",
             EventKind::DuplicateNotice => "io.newsflow.article.duplicate.v1",
             EventKind::Enriched => "io.newsflow.article.enriched.v1",
+            EventKind::Story => "io.newsflow.story.v1",
         }
     }
 }
@@ -383,6 +389,7 @@ pub enum Event {
     Deduplicated(DeduplicatedArticle),
     DuplicateNotice(DuplicateNotice),
     Enriched(EnrichedArticle),
+    Story(StoryRecord),
 }
 
 impl Event {
@@ -393,10 +400,11 @@ impl Event {
             Event::Deduplicated(_) => EventKind::Deduplicated,
             Event::DuplicateNotice(_) => EventKind::DuplicateNotice,
             Event::Enriched(_) => EventKind::Enriched,
+            Event::Story(_) => EventKind::Story,
         }
     }
 
-    /// The article id, which is also the Kafka key.
+    /// The article id, which is also the Kafka key (a story's id for a story record).
     pub fn id(&self) -> &str {
         match self {
             Event::Raw(e) => &e.id,
@@ -404,6 +412,7 @@ impl Event {
             Event::Deduplicated(e) => &e.article.id,
             Event::DuplicateNotice(e) => &e.id,
             Event::Enriched(e) => &e.article.id,
+            Event::Story(e) => &e.story.id,
         }
     }
 
@@ -415,6 +424,8 @@ impl Event {
             Event::Deduplicated(e) => &e.article.source,
             Event::DuplicateNotice(e) => &e.source,
             Event::Enriched(e) => &e.article.source,
+            // A story has many sources; the stage that made the record stands for them.
+            Event::Story(_) => crate::story::StoryStage::NAME,
         }
     }
 
@@ -426,6 +437,7 @@ impl Event {
             Event::Deduplicated(e) => Some(e.article.ingested_at),
             Event::DuplicateNotice(_) => None,
             Event::Enriched(e) => Some(e.article.ingested_at),
+            Event::Story(_) => None,
         }
     }
 
@@ -437,6 +449,7 @@ impl Event {
             EventKind::Deduplicated => Event::Deduplicated(parse_json(payload)?),
             EventKind::DuplicateNotice => Event::DuplicateNotice(parse_json(payload)?),
             EventKind::Enriched => Event::Enriched(parse_json(payload)?),
+            EventKind::Story => Event::Story(parse_json(payload)?),
         })
     }
 
@@ -449,6 +462,7 @@ impl Event {
             Event::Deduplicated(e) => serde_json::to_vec(e),
             Event::DuplicateNotice(e) => serde_json::to_vec(e),
             Event::Enriched(e) => serde_json::to_vec(e),
+            Event::Story(e) => serde_json::to_vec(e),
         }
     }
 }

@@ -225,7 +225,7 @@ impl Stage for IdentityStage {
 
 /// The identity stage's one input or output of `kind`, on the kind's topic.
 fn identity_ports(kind: EventKind, name: &'static str) -> &'static [Port] {
-    use crate::topics::{DEDUPLICATED, DUPLICATES, ENRICHED, NORMALIZED, RAW};
+    use crate::topics::{DEDUPLICATED, DUPLICATES, ENRICHED, NORMALIZED, RAW, STORIES};
     macro_rules! port {
         ($kind:ident, $topic:expr) => {
             if name == INPUT {
@@ -241,6 +241,7 @@ fn identity_ports(kind: EventKind, name: &'static str) -> &'static [Port] {
         EventKind::Deduplicated => port!(Deduplicated, DEDUPLICATED),
         EventKind::DuplicateNotice => port!(DuplicateNotice, DUPLICATES),
         EventKind::Enriched => port!(Enriched, ENRICHED),
+        EventKind::Story => port!(Story, STORIES),
     }
 }
 

@@ -80,9 +80,9 @@ pub const TOPICS: &[TopicSpec] = &[
     },
     TopicSpec {
         name: STORIES,
-        // Story records are not article events: keyed by story id, compacted so the latest
-        // record of a story is its current state.
-        kind: None,
+        // Keyed by story id (not an article id), compacted so the latest record of a story
+        // is its current state.
+        kind: Some(EventKind::Story),
         cleanup: Cleanup::Compact,
         description: "story records: one per change of a story, keyed by story id",
     },

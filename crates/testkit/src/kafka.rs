@@ -11,7 +11,8 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::message::{Headers as _, Message as _, OwnedMessage};
+use rdkafka::message::{Headers as _, Message as _, OwnedMessage, ToBytes};
+use rdkafka::producer::{BaseProducer, BaseRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::brokers;
@@ -213,6 +214,42 @@ pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Some((status, body))
+}
+
+/// A producer for loading many records fast (benches filling a state topic).
+pub fn bulk_producer() -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("linger.ms", "20")
+        .set("compression.type", "lz4")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .expect("producer")
+}
+
+/// Sends `record`, waiting while the producer's queue is full.
+pub fn send_waiting<K, P>(producer: &BaseProducer, mut record: BaseRecord<'_, K, P>)
+where
+    K: ToBytes + ?Sized,
+    P: ToBytes + ?Sized,
+{
+    loop {
+        match producer.send(record) {
+            Ok(()) => break,
+            Err((err, back)) => {
+                assert!(
+                    matches!(
+                        err.rdkafka_error_code(),
+                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
+                    ),
+                    "{err}"
+                );
+                producer.poll(Duration::from_millis(10));
+                record = back;
+            }
+        }
+    }
+    producer.poll(Duration::ZERO);
 }
 
 /// Reads every partition of `topic` from the beginning until `expected` records arrived or

@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use newsflow_core::event::NormalizedArticle;
 use newsflow_core::{DedupStage, Event, Stage, StageContext};
-use newsflow_testkit::kafka::{Service, create_topics};
+use newsflow_testkit::kafka::{Service, bulk_producer, create_topics, send_waiting};
 use newsflow_testkit::synthetic::{Numbers, body, vocabulary};
 use newsflow_testkit::{brokers, unique_name};
-use rdkafka::ClientConfig;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+use rdkafka::producer::{BaseRecord, Producer as _};
 
 fn article(n: u64, body: Vec<String>, time: DateTime<Utc>) -> NormalizedArticle {
     let value = serde_json::json!({
@@ -70,13 +69,7 @@ fn main() {
     );
 
     // The window, built by the stage itself, streamed to the state topic as it grows.
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("linger.ms", "20")
-        .set("compression.type", "lz4")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()
-        .unwrap();
+    let producer = bulk_producer();
     let mut numbers = Numbers(0x5eed_1e55_ba5e_ba11);
     let words = vocabulary(&mut numbers, 20_000);
     let start = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
@@ -98,24 +91,10 @@ fn main() {
             let value = change.value.unwrap_or_default();
             bytes += (change.key.len() + value.len()) as u64;
             records += 1;
-            let mut record = BaseRecord::to(&state).key(&change.key).payload(&value);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((err, back)) => {
-                        assert!(
-                            matches!(
-                                err.rdkafka_error_code(),
-                                Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                            ),
-                            "{err}"
-                        );
-                        producer.poll(Duration::from_millis(10));
-                        record = back;
-                    }
-                }
-            }
-            producer.poll(Duration::ZERO);
+            send_waiting(
+                &producer,
+                BaseRecord::to(&state).key(&change.key).payload(&value),
+            );
         }
     }
     producer.flush(Duration::from_secs(120)).unwrap();

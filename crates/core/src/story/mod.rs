@@ -20,6 +20,7 @@
 pub mod config;
 mod explain;
 pub mod record;
+mod state;
 mod tally;
 pub mod terms;
 #[cfg(test)]
@@ -34,6 +35,7 @@ use xxhash_rust::xxh3::xxh3_64;
 pub use config::{FieldWeights, ModelWeights, StoryConfig, StoryConfigError};
 pub use explain::{Explanation, SharedTerm, explain};
 pub use record::{Change, Count, EntityCount, StoryRecord, StoryState};
+pub use state::StateError;
 
 use crate::error::{ErrorKind, StageError};
 use crate::event::{DuplicateNotice, EnrichedArticle, EntityType, Event};
@@ -118,6 +120,12 @@ struct Story {
     id: String,
     /// Unique per story opened by this stage (slots are reused).
     serial: u64,
+    /// Counts the story's state records (`state.rs`): a followed record applies only when it
+    /// is newer than the story held.
+    rev: u64,
+    /// When the story was last indexed (the stage's count of re-indexings): a restore indexes
+    /// the stories again in this order, so the capped posting lists come out as they were.
+    seq: u64,
     first_seen: DateTime<Utc>,
     last_updated: DateTime<Utc>,
     last_stated: Option<DateTime<Utc>>,
@@ -206,8 +214,9 @@ pub struct StoryStage {
     index: HashKeyed<Term, VecDeque<(u32, f32)>>,
     /// Article id hash → slot of its story.
     article_story: HashKeyed<u64, u32>,
-    /// (last_updated, slot, serial): the earliest to expire on top; stale entries are skipped.
-    expiry: BinaryHeap<Reverse<(DateTime<Utc>, u32, u64)>>,
+    /// (last_updated, serial, slot): the earliest to expire on top, the older story first on a
+    /// tie (slots differ after a restore, serials do not); stale entries are skipped.
+    expiry: BinaryHeap<Reverse<(DateTime<Utc>, u64, u32)>>,
     held: HashKeyed<u64, Vec<Held>>,
     held_order: VecDeque<(DateTime<Utc>, u64)>,
     /// The newest event time seen (clamped to the clock plus `max_future_skew`).
@@ -216,6 +225,12 @@ pub struct StoryStage {
     /// The current article's vector by term, reused.
     lookup: HashKeyed<Term, f32>,
     stats: StoryStats,
+    /// Story id hash → slot.
+    story_ids: HashKeyed<u64, u32>,
+    /// The count of re-indexings (`Story::seq`).
+    next_seq: u64,
+    /// The state topic's bookkeeping (`state.rs`).
+    tracker: state::Tracker,
 }
 
 fn id_hash(id: &str) -> u64 {
@@ -241,6 +256,9 @@ impl StoryStage {
             accumulator: HashKeyed::default(),
             lookup: HashKeyed::default(),
             stats: StoryStats::default(),
+            story_ids: HashKeyed::default(),
+            next_seq: 0,
+            tracker: state::Tracker::default(),
         })
     }
 
@@ -255,6 +273,29 @@ impl StoryStage {
 
     pub fn stats(&self) -> StoryStats {
         self.stats
+    }
+
+    /// The `n` open stories with the most articles (copies counted), largest first, ties by
+    /// id: (id, representative title, article count).
+    pub fn largest(&self, n: usize) -> Vec<(&str, Option<&str>, u64)> {
+        let mut stories: Vec<&Story> = self.slots.iter().flatten().collect();
+        let by_size = |a: &&Story, b: &&Story| {
+            b.article_count
+                .cmp(&a.article_count)
+                .then_with(|| a.id.cmp(&b.id))
+        };
+        if stories.len() > n && n > 0 {
+            stories.select_nth_unstable_by(n - 1, by_size);
+        }
+        stories.truncate(n);
+        stories.sort_by(by_size);
+        stories
+            .into_iter()
+            .map(|s| {
+                let title = s.representative.title.as_deref();
+                (s.id.as_str(), title, s.article_count)
+            })
+            .collect()
     }
 
     /// An estimate of the heap the stage holds: stories, index, article map, expiry queue,
@@ -282,7 +323,7 @@ impl StoryStage {
             + table(&self.index)
             + postings
             + table(&self.article_story)
-            + self.expiry.capacity() * size_of::<Reverse<(DateTime<Utc>, u32, u64)>>()
+            + self.expiry.capacity() * size_of::<Reverse<(DateTime<Utc>, u64, u32)>>()
             + self.held.len() * size_of::<Held>()
             + self.frequencies.memory_bytes()
             + self.folder.memory_bytes()
@@ -331,6 +372,7 @@ impl StoryStage {
             &mut self.folder,
         );
         self.frequencies.observe(counts.terms());
+        self.tracker.terms(counts.terms());
         let vectors = counts.vectors(&self.frequencies, &self.config);
         let words = counts.words;
         let mut places: Vec<String> = a
@@ -377,8 +419,19 @@ impl StoryStage {
     /// Processes one enriched article: expired stories first, then the article's own change,
     /// then any held duplicate notices of it.
     pub fn article(&mut self, article: &EnrichedArticle, ctx: &StageContext) -> Vec<StoryRecord> {
+        if let Some(record) = self.replay(&article.article.id) {
+            return record;
+        }
         let features = self.features(article);
         self.add(features, ctx)
+    }
+
+    /// An article or copy already counted (a redelivered input, e.g. after an aborted
+    /// transaction): nothing changes, and its story's record is given again as `joined`.
+    fn replay(&self, id: &str) -> Option<Vec<StoryRecord>> {
+        let slot = *self.article_story.get(&id_hash(id))?;
+        self.story(slot)?;
+        Some(vec![self.record(Change::Joined, Some(id), slot)])
     }
 
     /// Places an article whose features are computed.
@@ -445,6 +498,7 @@ impl StoryStage {
         self.article_story.insert(article_hash, slot);
         if let Some(held) = self.held.remove(&article_hash) {
             for held in held {
+                self.tracker.held_gone(&held.notice.id);
                 out.push(self.copy(slot, &held.notice));
             }
         }
@@ -454,16 +508,25 @@ impl StoryStage {
     /// A duplicate notice: its copy counts toward its original's story, now or once the
     /// original arrives (within the window).
     pub fn notice(&mut self, notice: &DuplicateNotice) -> Vec<StoryRecord> {
-        self.stats.notices += 1;
+        if let Some(record) = self.replay(&notice.id) {
+            return record;
+        }
         let original = id_hash(&notice.duplicate_of);
+        let waiting = self.held.get(&original);
+        if waiting.is_some_and(|held| held.iter().any(|h| h.notice.id == notice.id)) {
+            return Vec::new();
+        }
+        self.stats.notices += 1;
         if let Some(&slot) = self.article_story.get(&original) {
             return vec![self.copy(slot, notice)];
         }
         let since = self.watermark.unwrap_or(notice.detected_at);
-        self.held.entry(original).or_default().push(Held {
+        let held = Held {
             notice: notice.clone(),
             since,
-        });
+        };
+        self.tracker.held(&held);
+        self.held.entry(original).or_default().push(held);
         self.held_order.push_back((since, original));
         Vec::new()
     }
@@ -685,11 +748,12 @@ impl StoryStage {
             _ => time,
         };
         self.watermark = Some(watermark);
+        self.tracker.clock();
         let window =
             chrono::Duration::from_std(self.config.window).unwrap_or(chrono::Duration::days(3));
         let cutoff = watermark - window;
         let mut out = Vec::new();
-        while let Some(Reverse((updated, slot, serial))) = self.expiry.peek().copied() {
+        while let Some(Reverse((updated, serial, slot))) = self.expiry.peek().copied() {
             if updated >= cutoff {
                 break;
             }
@@ -710,7 +774,14 @@ impl StoryStage {
             self.held_order.pop_front();
             if let Some(held) = self.held.get_mut(&original) {
                 let before = held.len();
-                held.retain(|h| h.since >= cutoff);
+                let tracker = &mut self.tracker;
+                held.retain(|h| {
+                    let keep = h.since >= cutoff;
+                    if !keep {
+                        tracker.held_gone(&h.notice.id);
+                    }
+                    keep
+                });
                 self.stats.notices_dropped += (before - held.len()) as u64;
                 if held.is_empty() {
                     self.held.remove(&original);
@@ -728,6 +799,8 @@ impl StoryStage {
         let mut story = Story {
             id: crate::ids::id_for_story(&features.id),
             serial,
+            rev: 0,
+            seq: 0,
             first_seen: features.time,
             last_updated: features.time,
             last_stated: features.stated_time,
@@ -756,6 +829,15 @@ impl StoryStage {
         remember_shingles(&mut story.shingles, &features.shingles);
         story.representative.title = features.title;
         story.representative.lede = features.lede;
+        let slot = self.place(story);
+        self.reindex(slot);
+        self.schedule(slot);
+        slot
+    }
+
+    /// Puts a story in a free slot (or a new one), findable by its id.
+    fn place(&mut self, story: Story) -> u32 {
+        let hash = id_hash(&story.id);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(story);
@@ -766,8 +848,7 @@ impl StoryStage {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.reindex(slot);
-        self.schedule(slot);
+        self.story_ids.insert(hash, slot);
         slot
     }
 
@@ -880,6 +961,8 @@ impl StoryStage {
             return;
         };
         let old = std::mem::take(&mut story.indexed);
+        story.seq = self.next_seq;
+        self.next_seq += 1;
         let norm = story.centroid_norm.max(f32::MIN_POSITIVE);
         let top = terms::heaviest(&story.centroid, index_terms);
         story.indexed = top.iter().map(|(t, _)| *t).collect();
@@ -903,13 +986,18 @@ impl StoryStage {
     fn schedule(&mut self, slot: u32) {
         if let Some(story) = self.story(slot) {
             self.expiry
-                .push(Reverse((story.last_updated, slot, story.serial)));
+                .push(Reverse((story.last_updated, story.serial, slot)));
         }
     }
 
     /// Takes a story out of the stage: its slot, index entries and article map.
     fn take(&mut self, slot: u32) -> Option<Story> {
         let story = self.slots.get_mut(slot as usize)?.take()?;
+        let hash = id_hash(&story.id);
+        if self.story_ids.get(&hash) == Some(&slot) {
+            self.story_ids.remove(&hash);
+        }
+        self.tracker.story_gone(hash);
         for term in &story.indexed {
             if let Some(postings) = self.index.get_mut(term) {
                 postings.retain(|(s, _)| *s != slot);

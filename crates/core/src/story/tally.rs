@@ -4,7 +4,7 @@ use super::record::{Count, EntityCount};
 
 /// Counts per name. When it grows past its bound, the rarest names are forgotten, so a story
 /// with thousands of outlets stays small; the distinct count is kept exactly.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     counts: Vec<(String, u64)>,
     distinct: u64,
@@ -83,7 +83,7 @@ pub fn entity_key(id: Option<&str>, name: &str) -> String {
 }
 
 /// Entities by key, with the name shown.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct EntityTally {
     counts: Tally,
     names: Vec<(String, Option<String>, String)>,

@@ -310,6 +310,23 @@ impl Frequencies {
         self.documents
     }
 
+    /// Documents of the stream that hold `term`.
+    pub fn stream_count(&self, term: Term) -> u32 {
+        self.stream.get(&term).copied().unwrap_or(0)
+    }
+
+    /// Restores a count of the state topic: counts only grow, so the larger one is kept (a
+    /// record read again, or an older one, changes nothing).
+    pub fn restore_count(&mut self, term: Term, count: u32) {
+        let entry = self.stream.entry(term).or_insert(0);
+        *entry = (*entry).max(count);
+    }
+
+    /// Restores the number of documents counted, like [`Frequencies::restore_count`].
+    pub fn restore_documents(&mut self, documents: u64) {
+        self.documents = self.documents.max(documents);
+    }
+
     /// The inverse document frequency: `ln((N + 1) / (df + 0.5))`, where the prior adds
     /// `prior_documents` documents in which a word of frequency `f` (per word) appears with
     /// probability `1 - exp(-prior_document_words · f)`.

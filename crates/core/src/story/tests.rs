@@ -317,3 +317,125 @@ fn look_ups_stay_bounded_with_many_open_stories() {
     assert!(stage.index.values().all(|p| p.len() <= max_postings));
     assert!(stage.open_stories() > 1_000, "{}", stage.open_stories());
 }
+
+/// Runs events through the stage as the Kafka runner does; every state change is kept, the
+/// latest per key (as the compacted topic keeps them).
+fn through_runner(
+    stage: &mut StoryStage,
+    events: Vec<Event>,
+    topic: &mut std::collections::BTreeMap<String, Option<Vec<u8>>>,
+) -> Vec<StoryRecord> {
+    use crate::stage::Stage as _;
+    let mut records = Vec::new();
+    for event in events {
+        let emits = crate::stage::Stage::process(stage, event, &ctx()).unwrap();
+        for change in stage.take_state_changes() {
+            topic.insert(change.key, change.value);
+        }
+        records.extend(emits.into_iter().map(|emit| match emit.event {
+            Event::Story(record) => record,
+            other => panic!("not a story record: {other:?}"),
+        }));
+    }
+    records
+}
+
+fn notice_of(id: &str, original: &str) -> DuplicateNotice {
+    DuplicateNotice {
+        id: id.to_owned(),
+        duplicate_of: original.to_owned(),
+        kind: DuplicateKind::Near,
+        similarity: 0.9,
+        source: "yahoo".to_owned(),
+        title: None,
+        detected_at: day(0),
+    }
+}
+
+#[test]
+fn a_stage_restored_from_its_state_records_goes_on_as_the_original() {
+    let enriched = |id: &str, title: &str, body: &str, at| {
+        Event::Enriched(article(id, "upi", title, body, at))
+    };
+    let first = vec![
+        enriched("a", "Xi tells Putin", CALL, day(0)),
+        Event::DuplicateNotice(notice_of("copy-of-c", "c")),
+        enriched("b", "Xi and Putin speak", CALL_2, day(0)),
+        enriched("c", "Assam floods", FLOOD, day(0)),
+        enriched("d", "Carlsen wins", CHESS, day(1)),
+        Event::DuplicateNotice(notice_of("copy-of-x", "x")),
+    ];
+    let then = || {
+        vec![
+            enriched("e", "Second call", CALL_3, day(2)),
+            enriched("f", "Floods", FLOOD, day(2)),
+            Event::DuplicateNotice(notice_of("copy-of-d", "d")),
+            // Past the window: the stories above expire.
+            enriched("g", "Carlsen again", CHESS, day(30)),
+        ]
+    };
+    let mut topic = std::collections::BTreeMap::new();
+    let mut original = stage();
+    through_runner(&mut original, first, &mut topic);
+    assert!(topic.keys().any(|k| k.starts_with("df/")));
+    assert!(topic.contains_key("held/copy-of-x"));
+    assert_eq!(
+        topic.get("held/copy-of-c"),
+        Some(&None),
+        "counted, so deleted"
+    );
+
+    let mut restored = stage();
+    for (key, value) in &topic {
+        restored.restore(key, value.as_deref()).unwrap();
+    }
+    restored.finish_restore();
+    assert_eq!(restored.open_stories(), original.open_stories());
+    // Its own records read back (as a follower reads them) change nothing.
+    for (key, value) in &topic {
+        original.restore(key, value.as_deref()).unwrap();
+    }
+    let mut later = std::collections::BTreeMap::new();
+    let expected = through_runner(&mut original, then(), &mut later);
+    let mut again = std::collections::BTreeMap::new();
+    assert_eq!(through_runner(&mut restored, then(), &mut again), expected);
+    assert_eq!(again, later, "the same state records too");
+    assert!(expected.iter().any(|r| r.change == Change::Expired));
+    assert_eq!(
+        later.get(&format!("story/{}", crate::ids::id_for_story("a"))),
+        Some(&None)
+    );
+}
+
+#[test]
+fn an_article_or_copy_read_again_changes_nothing() {
+    let mut stage = stage();
+    let a = article("a", "upi", "Xi tells Putin", CALL, day(0));
+    stage.article(&a, &ctx());
+    stage.notice(&notice_of("copy", "a"));
+    let again = stage.article(&a, &ctx());
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].change, Change::Joined);
+    assert_eq!(again[0].story.article_count, 2);
+    let copy = stage.notice(&notice_of("copy", "a"));
+    assert_eq!(copy[0].story.article_count, 2);
+    assert_eq!(stage.stats().articles, 1);
+}
+
+#[test]
+fn state_records_of_another_version_or_key_are_refused() {
+    let mut stage = stage();
+    assert!(matches!(
+        stage.restore("nonsense", Some(b"1")),
+        Err(StateError::UnknownKey(_))
+    ));
+    assert!(matches!(
+        stage.restore("df/zz", Some(b"1")),
+        Err(StateError::Invalid { .. })
+    ));
+    assert!(matches!(
+        stage.restore("story/x", Some(b"{\"v\":1}")),
+        Err(StateError::Invalid { .. })
+    ));
+    stage.restore("df/0000002a", None).unwrap();
+}
