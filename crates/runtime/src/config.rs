@@ -77,7 +77,11 @@ impl RunnerConfig {
             service: defaults.service,
             brokers: args.client.brokers.clone(),
             transactional_id: args.transactional_id.clone().unwrap_or_else(|| {
-                format!("{group_id}.{}.{}", host_name(), args.admin_addr.port())
+                format!(
+                    "{group_id}.{}.{}",
+                    host_name(),
+                    args.observe.admin_addr.port()
+                )
             }),
             group_id,
             inputs: vec![TopicBinding::named(
@@ -90,29 +94,33 @@ impl RunnerConfig {
             extra: vec![
                 (
                     "log_format",
-                    match args.log_format {
+                    match args.observe.log_format {
                         LogFormat::Json => "json".to_owned(),
                         LogFormat::Pretty => "pretty".to_owned(),
                     },
                 ),
                 (
                     "otlp_endpoint",
-                    args.trace
+                    args.observe
+                        .trace
                         .otlp_endpoint
                         .clone()
                         .unwrap_or_else(|| "-".to_owned()),
                 ),
                 (
                     "otlp_traces_url",
-                    args.trace.traces_url().unwrap_or_else(|| "-".to_owned()),
+                    args.observe
+                        .trace
+                        .traces_url()
+                        .unwrap_or_else(|| "-".to_owned()),
                 ),
                 (
                     "trace_sample_ratio",
-                    args.trace.trace_sample_ratio.to_string(),
+                    args.observe.trace.trace_sample_ratio.to_string(),
                 ),
             ],
             dlq_topic: args.dlq_topic.clone(),
-            admin_addr: args.admin_addr,
+            admin_addr: args.observe.admin_addr,
             kafka_options: args.client.options().cloned().collect(),
             max_in_flight: args.max_in_flight,
             drain_timeout: args.drain_timeout,

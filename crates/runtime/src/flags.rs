@@ -213,6 +213,27 @@ impl Guarantee {
     }
 }
 
+/// How a long-running process shows itself to operators: its admin server, its logs and its
+/// spans. Every stage service and the gateway flatten it into their flags.
+#[derive(Debug, Clone, Args)]
+pub struct ObserveArgs {
+    /// Address of the admin server: /metrics, /healthz, /readyz.
+    #[arg(
+        long,
+        env = "NEWSFLOW_ADMIN_ADDR",
+        default_value = "0.0.0.0:9090",
+        value_name = "ADDR"
+    )]
+    pub admin_addr: SocketAddr,
+
+    /// Log format.
+    #[arg(long, env = "NEWSFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
 /// Flags shared by every Kafka service.
 #[derive(Debug, Clone, Args)]
 pub struct ServiceArgs {
@@ -232,21 +253,8 @@ pub struct ServiceArgs {
     #[arg(long, env = "NEWSFLOW_DLQ_TOPIC", default_value = newsflow_core::topics::DLQ, value_name = "TOPIC")]
     pub dlq_topic: String,
 
-    /// Address of the admin server: /metrics, /healthz, /readyz.
-    #[arg(
-        long,
-        env = "NEWSFLOW_ADMIN_ADDR",
-        default_value = "0.0.0.0:9090",
-        value_name = "ADDR"
-    )]
-    pub admin_addr: SocketAddr,
-
-    /// Log format.
-    #[arg(long, env = "NEWSFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
-    pub log_format: LogFormat,
-
     #[command(flatten)]
-    pub trace: TraceArgs,
+    pub observe: ObserveArgs,
 
     /// Inputs being processed or awaiting broker acknowledgement at most at once.
     #[arg(long, env = "NEWSFLOW_MAX_IN_FLIGHT", default_value = "1000", value_parser = positive, value_name = "N")]

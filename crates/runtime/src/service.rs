@@ -80,8 +80,11 @@ where
     S: Stage + 'static,
     F: FnOnce(&mut ServiceContext) -> anyhow::Result<S>,
 {
-    let telemetry = match telemetry::init_with_traces(args.log_format, &args.trace, config.service)
-    {
+    let telemetry = match telemetry::init_with_traces(
+        args.observe.log_format,
+        &args.observe.trace,
+        config.service,
+    ) {
         Ok(telemetry) => telemetry,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -16,7 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use clap::Parser;
-use newsflow_runtime::flags::{ClientArgs, LogFormat, TraceArgs};
+use newsflow_runtime::flags::{ClientArgs, ObserveArgs};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Tokens;
@@ -60,21 +60,8 @@ pub struct Args {
     )]
     pub listen: SocketAddr,
 
-    /// Address of the admin server: /metrics, /healthz, /readyz.
-    #[arg(
-        long,
-        env = "NEWSFLOW_ADMIN_ADDR",
-        default_value = "0.0.0.0:9090",
-        value_name = "ADDR"
-    )]
-    pub admin_addr: SocketAddr,
-
-    /// Log format.
-    #[arg(long, env = "NEWSFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
-    pub log_format: LogFormat,
-
     #[command(flatten)]
-    pub trace: TraceArgs,
+    pub observe: ObserveArgs,
 
     /// Prefix of every topic name, as given to `newsflow topics create --prefix`.
     #[arg(
@@ -140,7 +127,7 @@ impl Args {
             self.client.brokers,
             options.join(", "),
             self.listen,
-            self.admin_addr,
+            self.observe.admin_addr,
             self.topic_prefix,
             tokens.len(),
             self.max_body_bytes,
@@ -184,7 +171,7 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         shutdown.clone(),
     ));
     let admin = newsflow_runtime::admin::serve(
-        args.admin_addr,
+        args.observe.admin_addr,
         admin_router(metrics, ready),
         shutdown.clone(),
     )

@@ -13,7 +13,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = app::args();
-    let telemetry = match telemetry::init_with_traces(args.log_format, &args.trace, "gateway") {
+    let telemetry = match telemetry::init_with_traces(
+        args.observe.log_format,
+        &args.observe.trace,
+        "gateway",
+    ) {
         Ok(telemetry) => telemetry,
         Err(err) => {
             eprintln!("error: {err:#}");
