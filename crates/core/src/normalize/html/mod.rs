@@ -371,11 +371,12 @@ pub struct BlockFeatures {
 
 /// Every block of an HTML page with the numbers the main-text model judges it by.
 pub(crate) fn block_features(html: &str, rules: &Rules) -> Vec<BlockFeatures> {
-    let doc = Html::parse_document(html);
-    let meta = meta::read(&doc);
-    let flat = dom::flatten(&doc, &rules.html.skip);
-    let headline = headline(&flat, &meta);
-    let main = content::main_blocks(&flat, headline.map(|(b, _)| flat.blocks[b].owner));
+    let Scored {
+        flat,
+        headline,
+        main,
+        ..
+    } = scored(html, rules);
     model::features(&flat, &main, headline.map(|(b, _)| b))
         .into_iter()
         .zip(&flat.blocks)
@@ -386,18 +387,42 @@ pub(crate) fn block_features(html: &str, rules: &Rules) -> Vec<BlockFeatures> {
         .collect()
 }
 
+/// A page parsed and scored: its metadata, its blocks, the headline's block (and whether the
+/// metadata agrees with it) and the blocks the scoring chose, before the model's opinion.
+struct Scored {
+    meta: meta::Meta,
+    flat: dom::Flat,
+    headline: Option<(usize, bool)>,
+    main: Vec<usize>,
+}
+
+fn scored(html: &str, rules: &Rules) -> Scored {
+    let doc = Html::parse_document(html);
+    let meta = meta::read(&doc);
+    let flat = dom::flatten(&doc, &rules.html.skip);
+    let headline = headline(&flat, &meta);
+    let main = content::main_blocks(&flat, headline.map(|(b, _)| flat.blocks[b].owner));
+    Scored {
+        meta,
+        flat,
+        headline,
+        main,
+    }
+}
+
 /// Reads an HTML page (or a fragment, such as a JSON Feed item's `content_html`).
 pub(crate) fn extract(
     html: &str,
     rules: &Rules,
     clutter: &ClutterMatcher,
 ) -> Result<Extract, Rejection> {
-    let doc = Html::parse_document(html);
-    let meta = meta::read(&doc);
-    let flat = dom::flatten(&doc, &rules.html.skip);
+    let Scored {
+        meta,
+        flat,
+        headline,
+        main,
+    } = scored(html, rules);
     let ld = meta.ld.as_ref();
-    let headline = headline(&flat, &meta);
-    let main = content::main_blocks(&flat, headline.map(|(b, _)| flat.blocks[b].owner));
     let main = match model::default_model() {
         Some(model) => model.refine(&flat, main, headline.map(|(b, _)| b)),
         None => main,
