@@ -233,6 +233,12 @@ pub struct EvalExtractArgs {
         value_name = "N"
     )]
     pub worst: usize,
+
+    /// Judge HTML blocks with this main-text block model (a file
+    /// `crates/core/html/fit_block_model.py` writes) instead of the shipped one: how a refitted
+    /// model is compared with it, and how the fit's cross-validation scores each held-out fold.
+    #[arg(long, env = "NEWSFLOW_EVAL_BLOCK_MODEL", value_name = "FILE")]
+    pub block_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

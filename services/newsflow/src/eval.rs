@@ -24,7 +24,7 @@ use serde_json::Value;
 use unicode_normalization::UnicodeNormalization as _;
 
 use crate::input::{Input, ReadOptions};
-use crate::pipeline::{RunOptions, RunSummary, run};
+use crate::pipeline::{RunOptions, RunSummary, run_with_block_model};
 
 /// The `source` the evaluation gives every page (it changes ids, never what is extracted).
 const SOURCE: &str = "eval";
@@ -161,8 +161,16 @@ pub struct Report {
     pub worst_dates: Vec<DateMiss>,
 }
 
-/// Runs the pipeline over `DIR/pages` and scores it against `DIR/gold.jsonl`.
-pub fn extract(dir: &Path, worst: usize) -> anyhow::Result<Report> {
+/// Runs the pipeline over `DIR/pages` and scores it against `DIR/gold.jsonl`; with
+/// `block_model` (a model file), the normalizer judges HTML blocks by it instead of the shipped
+/// model.
+pub fn extract(dir: &Path, worst: usize, block_model: Option<&Path>) -> anyhow::Result<Report> {
+    let block_model = block_model
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the block model {}", path.display()))
+        })
+        .transpose()?;
     let gold = read_gold(&dir.join("gold.jsonl"))?;
     let pages = dir.join("pages");
     anyhow::ensure!(
@@ -173,7 +181,7 @@ pub fn extract(dir: &Path, worst: usize) -> anyhow::Result<Report> {
     let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
     let output = tmp.path().join("out.jsonl");
     let dlq = tmp.path().join("dlq.jsonl");
-    let summary: RunSummary = run(&RunOptions {
+    let options = RunOptions {
         inputs: vec![Input::Path(pages)],
         output: Some(output.clone()),
         dlq: Some(dlq.clone()),
@@ -184,7 +192,8 @@ pub fn extract(dir: &Path, worst: usize) -> anyhow::Result<Report> {
         taxonomy: None,
         stories: None,
         story_config: None,
-    })?;
+    };
+    let summary: RunSummary = run_with_block_model(&options, block_model.as_deref())?;
     anyhow::ensure!(
         summary.succeeded(),
         "the run failed: {:?}",

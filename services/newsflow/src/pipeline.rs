@@ -22,7 +22,7 @@ use crate::input::{Input, ReadOptions, ReadStats, read_inputs};
 /// The stages `newsflow run` chains, in order: normalize, dedup, tag; the same stage values the
 /// Kafka services run.
 pub fn default_chain(max_content_bytes: usize, taxonomy: Arc<Taxonomy>) -> anyhow::Result<Chain> {
-    let (first, rest) = stages(max_content_bytes, taxonomy)?;
+    let (first, rest) = stages(max_content_bytes, taxonomy, None)?;
     let mut stages = first;
     stages.extend(rest);
     chain(stages)
@@ -32,16 +32,22 @@ type Stages = Vec<Box<dyn newsflow_core::Stage>>;
 
 /// The stages, split where `newsflow run` splits them between its two threads: the
 /// (stateless) normalizer, then the deduplicator and the tagger.
-fn stages(max_content_bytes: usize, taxonomy: Arc<Taxonomy>) -> anyhow::Result<(Stages, Stages)> {
+fn stages(
+    max_content_bytes: usize,
+    taxonomy: Arc<Taxonomy>,
+    block_model: Option<&str>,
+) -> anyhow::Result<(Stages, Stages)> {
     let normalize = NormalizeConfig {
         max_content_bytes,
         ..NormalizeConfig::default()
     };
+    let mut normalizer = NormalizeStage::new(normalize).context("normalizer settings")?;
+    if let Some(tsv) = block_model {
+        normalizer = normalizer.with_block_model(tsv)?;
+    }
     Ok((
         // The normalizer decodes the page first (charset detection, size limit) itself.
-        vec![Box::new(
-            NormalizeStage::new(normalize).context("normalizer settings")?,
-        )],
+        vec![Box::new(normalizer)],
         vec![
             Box::new(DedupStage::new(DedupConfig::default()).context("deduplicator settings")?),
             Box::new(TagStage::new(taxonomy)),
@@ -191,6 +197,16 @@ const HANDOVER: usize = 256;
 /// and normalizes them, the other deduplicates, tags and writes, in input order. `Err` only for
 /// an unwritable output; unreadable inputs are counted in the summary and the run goes on.
 pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
+    run_with_block_model(options, None)
+}
+
+/// [`run`] with the normalizer judging HTML blocks by `block_model` (a model file's text, as
+/// `crates/core/html/fit_block_model.py` writes it) instead of the shipped model, for
+/// `newsflow eval extract --block-model`.
+pub fn run_with_block_model(
+    options: &RunOptions,
+    block_model: Option<&str>,
+) -> anyhow::Result<RunSummary> {
     let mut output = match &options.output {
         Some(path) => create(path, "--output")?,
         None => BufWriter::new(Box::new(io::stdout().lock()) as Box<dyn Write>),
@@ -216,7 +232,11 @@ pub fn run(options: &RunOptions) -> anyhow::Result<RunSummary> {
         }
         None => None,
     };
-    let (first, rest) = stages(options.read.max_content_bytes, Arc::new(taxonomy))?;
+    let (first, rest) = stages(
+        options.read.max_content_bytes,
+        Arc::new(taxonomy),
+        block_model,
+    )?;
     let (mut first, mut rest) = (chain(first)?, chain(rest)?);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Normalized>(HANDOVER);
 

@@ -91,6 +91,8 @@ pub enum NormalizeConfigError {
     Selector { selector: String, message: String },
     #[error("language codes {codes:?} (for {scope}) are not ISO 639-1 codes newsflow detects")]
     Language { scope: String, codes: Vec<String> },
+    #[error("the main-text block model is not one newsflow reads: {message}")]
+    BlockModel { message: String },
 }
 
 impl Default for NormalizeConfig {

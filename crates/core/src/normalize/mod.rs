@@ -112,6 +112,8 @@ pub(crate) struct Rules {
     pub(crate) dates: DateParser,
     pub(crate) html: HtmlSelectors,
     language: LanguageDetector,
+    /// The main-text block model when the stage was given one; the shipped one otherwise.
+    pub(crate) block_model: Option<html::BlockModel>,
 }
 
 impl Rules {
@@ -181,6 +183,7 @@ impl Rules {
                     scope: "languages".into(),
                     codes,
                 })?,
+            block_model: None,
         })
     }
 
@@ -226,6 +229,16 @@ impl NormalizeStage {
             decode: DecodeStage::new(config.max_content_bytes),
             rules: Rules::new(&config)?,
         })
+    }
+
+    /// The same stage judging HTML blocks with `tsv`, a main-text block model as
+    /// `crates/core/html/fit_block_model.py` writes it, instead of the shipped one: how a
+    /// refitted model is scored against it (`newsflow eval extract --block-model`).
+    pub fn with_block_model(mut self, tsv: &str) -> Result<Self, NormalizeConfigError> {
+        let model = html::BlockModel::parse(tsv)
+            .map_err(|message| NormalizeConfigError::BlockModel { message })?;
+        self.rules.block_model = Some(model);
+        Ok(self)
     }
 
     /// Normalizes one raw event. `ingested_at` follows the decode stage: the record time, else

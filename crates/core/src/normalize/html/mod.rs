@@ -22,6 +22,8 @@ mod hints;
 mod meta;
 mod model;
 
+pub(crate) use model::BlockModel;
+
 use scraper::{Html, Selector};
 
 use super::Rules;
@@ -423,7 +425,7 @@ pub(crate) fn extract(
         main,
     } = scored(html, rules);
     let ld = meta.ld.as_ref();
-    let main = match model::default_model() {
+    let main = match rules.block_model.as_ref().or(model::default_model()) {
         Some(model) => model.refine(&flat, main, headline.map(|(b, _)| b)),
         None => main,
     };

@@ -14,11 +14,13 @@
 
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
+
 use super::dom::{Flat, Kind};
 use super::hints::{Hint, WORD_GROUPS};
 
 /// How many numbers describe a block.
-pub const FEATURES: usize = 52 + 2 * 12 + 3;
+pub const FEATURES: usize = 52 + 2 * 12 + 3 + 2;
 
 /// The model the normalizer ships.
 const DEFAULT_MODEL_TSV: &str = include_str!("../../../html/block-model.tsv");
@@ -147,6 +149,7 @@ pub(crate) fn features(
             put(ratio(i, n));
             put(share);
             text_features(&block.text, &mut put);
+            cue_features(&block.text, &mut put);
             put(ancestors.len() as f32 / 30.0);
             match headline {
                 Some(h) => {
@@ -208,6 +211,101 @@ pub(crate) fn features(
             f
         })
         .collect()
+}
+
+/// Words that ask the reader to act or name the page's furniture, in the languages of the dev
+/// sets: sign-up and subscription, sharing and following, cookies, privacy and advertising,
+/// comments, apps, rights, "read more" and "click here". jusText and boilerpipe read text cues
+/// like these; here they are two numbers, and the trees weigh them beside the layout. Matched
+/// as lower-case substrings (`abonn` is abonnieren, abonnement, abonnez), so a cue inside a
+/// longer word counts too, as it did when the model was fitted.
+const CUES: &[&str] = &[
+    "newsletter",
+    "subscribe",
+    "subscription",
+    "sign up",
+    "signup",
+    "sign in",
+    "log in",
+    "login",
+    "register",
+    "inbox",
+    "abonn",
+    "anmelden",
+    "registrier",
+    "einloggen",
+    "inscri",
+    "suscri",
+    "iscriviti",
+    "assine",
+    "subskryp",
+    "zapisz",
+    "share",
+    "teilen",
+    "partager",
+    "compartir",
+    "condividi",
+    "udostępnij",
+    "follow us",
+    "folgen sie",
+    "folge uns",
+    "suivez-nous",
+    "síguenos",
+    "seguici",
+    "cookie",
+    "privacy",
+    "datenschutz",
+    "advertis",
+    "anzeige",
+    "werbung",
+    "publicidad",
+    "publicité",
+    "pubblicità",
+    "reklam",
+    "comment",
+    "kommentar",
+    "comentario",
+    "commento",
+    "komentarz",
+    "download",
+    "app store",
+    "google play",
+    "all rights reserved",
+    "alle rechte",
+    "tous droits",
+    "todos los derechos",
+    "©",
+    "read more",
+    "read also",
+    "also read",
+    "weiterlesen",
+    "lesen sie auch",
+    "mehr zum thema",
+    "mehr lesen",
+    "lire aussi",
+    "lire la suite",
+    "lea también",
+    "leer más",
+    "leia também",
+    "leggi anche",
+    "czytaj też",
+    "czytaj także",
+    "related",
+    "click here",
+    "klicken sie",
+    "hier klicken",
+    "cliquez",
+];
+
+static CUE_MATCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| AhoCorasick::new(CUES).ok());
+
+/// How many [`CUES`] the block holds (every occurrence of each), and that count per word.
+fn cue_features(text: &str, put: &mut impl FnMut(f32)) {
+    let count = CUE_MATCHER.as_ref().map_or(0, |matcher| {
+        matcher.find_overlapping_iter(&text.to_lowercase()).count()
+    });
+    put(count as f32);
+    put(ratio(count, text.split_whitespace().count()));
 }
 
 /// Commas per word, digits per character, how it ends, words and the share that are
@@ -416,6 +514,24 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 3, "{checked} check rows");
+    }
+
+    fn cues(text: &str) -> (f32, f32) {
+        let mut got = Vec::new();
+        cue_features(text, &mut |v| got.push(v));
+        (got[0], got[1])
+    }
+
+    #[test]
+    fn calls_to_act_are_counted_in_any_case_and_language() {
+        assert_eq!(cues("Sign up for our NEWSLETTER"), (2.0, 0.4));
+        assert_eq!(cues("Jetzt abonnieren und teilen!").0, 2.0);
+        assert_eq!(cues("Publicité").0, 1.0);
+        assert_eq!(
+            cues("The minister said the talks would resume on Monday.").0,
+            0.0
+        );
+        assert_eq!(cues(""), (0.0, 0.0));
     }
 
     #[test]
