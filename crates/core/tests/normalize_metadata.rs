@@ -314,3 +314,22 @@ fn a_printed_day_no_stated_time_names_or_the_date_line_contradicts_is_not_taken(
         Some("2019-10-18T14:31:33+02:00")
     );
 }
+
+#[test]
+fn an_ambiguous_numeric_date_is_read_the_way_the_page_prints_it() {
+    let page_with = |line: &str| {
+        format!(
+            "<html lang=\"de\"><head><meta name=\"date\" content=\"11/01/2023 12:43:42\"></head>\
+             <body><article><h1>Council approves new cycle lanes</h1>{line}{BODY}</article></body></html>"
+        )
+    };
+    // Day first, as a German page writes it, when nothing says otherwise.
+    assert_eq!(
+        day(&page(&page_with(""), None, None)).as_deref(),
+        Some("2023-01-11")
+    );
+    // The page prints the 1st of November: the meta value was month first.
+    let a = page(&page_with("<p>Erstellt am: 01.11.2023</p>"), None, None);
+    assert_eq!(day(&a).as_deref(), Some("2023-11-01"));
+    assert_eq!(a.published_at_raw.as_deref(), Some("11/01/2023 12:43:42"));
+}

@@ -457,7 +457,9 @@ impl NormalizeStage {
     ///   another stated time of the page (its modification time included) names that printed
     ///   day, and the page's own date line does not side with the first: readers date a page
     ///   by what it prints, and the second stated time confirms the printed day is no teaser's
-    ///   or comment's. That stated time is taken, to keep its time and offset.
+    ///   or comment's. That stated time is taken, to keep its time and offset;
+    /// - a numeric date either order reads (`11/01/2023`) is read in the other order when the
+    ///   page prints that day in a form that is not ambiguous.
     ///
     /// A stated date that is impossible (February 30) keeps its text with no time when
     /// nothing else dates the page.
@@ -575,7 +577,24 @@ impl NormalizeStage {
             }
             _ => pick,
         };
-        (Some(pick.0), Some(pick.1.clone()))
+        // A numeric date either order reads (`11/01/2023`) is read the other way when the page
+        // prints that other day in a form that is not ambiguous (`Erstellt am: 01.11.2023`).
+        let pick_day = day(pick);
+        let other_order = dates
+            .find_all(&pick.1, !month_first)
+            .first()
+            .and_then(from_found)
+            .filter(|(time, _)| {
+                let other = time.date_naive();
+                other != pick_day
+                    && picks
+                        .iter()
+                        .any(|p| p.2 == DateSource::Text && day(p) == other)
+            });
+        match other_order {
+            Some((time, _)) => (Some(time), Some(pick.1.clone())),
+            None => (Some(pick.0), Some(pick.1.clone())),
+        }
     }
 }
 
