@@ -266,3 +266,70 @@ fn a_dateline_of_any_outlet_in_html() {
     );
     assert!(a.body[0].starts_with("The talks began"));
 }
+
+#[test]
+fn the_printed_day_wins_when_another_stated_time_names_it() {
+    // JSON-LD says the 4th, the page's `<meta>` and the line under the headline the 6th.
+    let html = format!(
+        "<html><head><meta property=\"article:published_time\" content=\"2022-01-06T08:29:34+01:00\">\
+         <script type=\"application/ld+json\">{{\"@type\":\"NewsArticle\",\"headline\":\"Council approves new cycle lanes\",\
+         \"datePublished\":\"2022-01-04T07:29:00.000Z\"}}</script></head>\
+         <body><article><h1>Council approves new cycle lanes</h1><div class=\"info\">06.01.2022</div>{BODY}</article></body></html>"
+    );
+    let a = page(&html, None, None);
+    assert_eq!(
+        a.published_at_raw.as_deref(),
+        Some("2022-01-06T08:29:34+01:00")
+    );
+    // Only the modification time names the printed day: the page shows its last version's.
+    let html = format!(
+        "<html><head><meta property=\"article:published_time\" content=\"2021-11-29T14:13:37+00:00\">\
+         <meta property=\"article:modified_time\" content=\"2022-01-12T14:27:30+00:00\"></head>\
+         <body><article><h1>Council approves new cycle lanes</h1><div class=\"info\">12.01.2022</div>{BODY}</article></body></html>"
+    );
+    let a = page(&html, None, None);
+    assert_eq!(
+        a.published_at_raw.as_deref(),
+        Some("2022-01-12T14:27:30+00:00")
+    );
+}
+
+#[test]
+fn a_printed_day_no_stated_time_names_or_the_date_line_contradicts_is_not_taken() {
+    // A day printed near the headline that nothing else states (an event's, a teaser's).
+    let html = format!(
+        "<html><head><meta property=\"article:published_time\" content=\"2022-01-21T09:43:00+01:00\"></head>\
+         <body><article><h1>Council approves new cycle lanes</h1><div class=\"info\">Sitzung vom 25.01.2022</div>{BODY}</article></body></html>"
+    );
+    assert_eq!(day(&page(&html, None, None)).as_deref(), Some("2022-01-21"));
+    // Today's date in the page head, the modification day; the byline agrees with the metadata.
+    let html = format!(
+        "<html><head><meta property=\"article:published_time\" content=\"2019-10-18T14:31:33+02:00\">\
+         <meta property=\"article:modified_time\" content=\"2019-10-19T05:32:24+02:00\"></head>\
+         <body><div class=\"today\">Sa, 19. Okt 2019</div><article><h1>Council approves new cycle lanes</h1>\
+         <p class=\"byline\">Von Tomas Spahn Fr, 18. Oktober 2019</p>{BODY}</article></body></html>"
+    );
+    assert_eq!(
+        page(&html, None, None).published_at_raw.as_deref(),
+        Some("2019-10-18T14:31:33+02:00")
+    );
+}
+
+#[test]
+fn an_ambiguous_numeric_date_is_read_the_way_the_page_prints_it() {
+    let page_with = |line: &str| {
+        format!(
+            "<html lang=\"de\"><head><meta name=\"date\" content=\"11/01/2023 12:43:42\"></head>\
+             <body><article><h1>Council approves new cycle lanes</h1>{line}{BODY}</article></body></html>"
+        )
+    };
+    // Day first, as a German page writes it, when nothing says otherwise.
+    assert_eq!(
+        day(&page(&page_with(""), None, None)).as_deref(),
+        Some("2023-01-11")
+    );
+    // The page prints the 1st of November: the meta value was month first.
+    let a = page(&page_with("<p>Erstellt am: 01.11.2023</p>"), None, None);
+    assert_eq!(day(&a).as_deref(), Some("2023-11-01"));
+    assert_eq!(a.published_at_raw.as_deref(), Some("11/01/2023 12:43:42"));
+}

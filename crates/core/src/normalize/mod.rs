@@ -465,7 +465,14 @@ impl NormalizeStage {
     /// - a day the URL names overrides a stated time of another day (htmldate trusts the URL
     ///   first), through a candidate of that day when there is one, to keep its time;
     /// - a UTC time near midnight yields to a visible date of the day before or after: the
-    ///   page's local day is the publication day.
+    ///   page's local day is the publication day;
+    /// - the day the page prints near its headline wins over a stated time of another day when
+    ///   another stated time of the page (its modification time included) names that printed
+    ///   day, and the page's own date line does not side with the first: readers date a page
+    ///   by what it prints, and the second stated time confirms the printed day is no teaser's
+    ///   or comment's. That stated time is taken, to keep its time and offset;
+    /// - a numeric date either order reads (`11/01/2023`) is read in the other order when the
+    ///   page prints that day in a form that is not ambiguous.
     ///
     /// A stated date that is impossible (February 30) keeps its text with no time when
     /// nothing else dates the page.
@@ -487,13 +494,19 @@ impl NormalizeStage {
         };
         let mut impossible = None;
         let mut picks: Vec<(DateTime<Utc>, String, DateSource, u8)> = Vec::new();
+        // Modification times read after a pick: they only confirm a printed day.
+        let mut modified: Vec<(DateTime<Utc>, String, DateSource, u8)> = Vec::new();
         for candidate in candidates {
             // The last resorts (a modification time, any line of the page) only when nothing
             // else dated the page.
-            if picks.len() >= MAX_DATE_PICKS
-                || (!picks.is_empty() && candidate.rank >= LAST_RESORT_RANK)
+            let last_resort = !picks.is_empty() && candidate.rank >= LAST_RESORT_RANK;
+            if last_resort
+                && (candidate.rank > LAST_RESORT_RANK || modified.len() >= MAX_DATE_PICKS)
             {
                 break;
+            }
+            if picks.len() >= MAX_DATE_PICKS && !last_resort {
+                continue;
             }
             let text = display_text(&candidate.text);
             if text.is_empty() {
@@ -518,7 +531,12 @@ impl NormalizeStage {
                 DateSource::Url => dates.in_url(&text).as_ref().and_then(from_found),
             };
             if let Some((time, raw)) = found {
-                picks.push((time, raw, candidate.source, candidate.rank));
+                let into = if last_resort {
+                    &mut modified
+                } else {
+                    &mut picks
+                };
+                into.push((time, raw, candidate.source, candidate.rank));
             }
         }
         let Some(first) = picks.first() else {
@@ -552,12 +570,55 @@ impl NormalizeStage {
                 _ => first,
             }
         };
-        (Some(pick.0), Some(pick.1.clone()))
+        let pick_day = day(pick);
+        let printed = picks
+            .iter()
+            .find(|p| p.2 == DateSource::Text && p.3 == NEAR_HEADLINE_RANK)
+            .filter(|p| first.2 == DateSource::Stated && day(p) != pick_day);
+        let date_line_agrees = picks
+            .iter()
+            .find(|p| p.2 == DateSource::Text && p.3 == DATE_LINE_RANK)
+            .is_some_and(|p| day(p) == pick_day);
+        let pick = match printed {
+            Some(printed) if !date_line_agrees => {
+                let printed_day = day(printed);
+                picks
+                    .iter()
+                    .chain(&modified)
+                    .find(|p| p.2 == DateSource::Stated && day(p) == printed_day)
+                    .unwrap_or(pick)
+            }
+            _ => pick,
+        };
+        // A numeric date either order reads (`11/01/2023`) is read the other way when the page
+        // prints that other day in a form that is not ambiguous (`Erstellt am: 01.11.2023`).
+        let pick_day = day(pick);
+        let other_order = dates
+            .find_all(&pick.1, !month_first)
+            .first()
+            .and_then(from_found)
+            .filter(|(time, _)| {
+                let other = time.date_naive();
+                other != pick_day
+                    && picks
+                        .iter()
+                        .any(|p| p.2 == DateSource::Text && day(p) == other)
+            });
+        match other_order {
+            Some((time, _)) => (Some(time), Some(pick.1.clone())),
+            None => (Some(pick.0), Some(pick.1.clone())),
+        }
     }
 }
 
 /// The rank of `<time>` elements marked as the publication: shown on the page, in its zone.
-const MARKED_TIME_RANK: u8 = 5;
+pub(crate) const MARKED_TIME_RANK: u8 = 5;
+
+/// The rank of a page's date lines (`class="date"`, bylines).
+pub(crate) const DATE_LINE_RANK: u8 = 6;
+
+/// The rank of the short blocks around the headline and of the main text's opening words.
+pub(crate) const NEAR_HEADLINE_RANK: u8 = 8;
 
 /// From this rank on, date candidates are read only when no better one gave a time.
 const LAST_RESORT_RANK: u8 = 9;

@@ -30,7 +30,9 @@ use super::Rules;
 use super::clean::{ClutterMatcher, tidy};
 use super::config::NormalizeConfigError;
 use super::parts;
-use super::{DateCandidate, DateSource, Extract};
+use super::{
+    DATE_LINE_RANK, DateCandidate, DateSource, Extract, MARKED_TIME_RANK, NEAR_HEADLINE_RANK,
+};
 use crate::error::{ErrorKind, Rejection};
 
 /// The configured furniture selectors, parsed once per stage.
@@ -330,13 +332,21 @@ fn date_candidates(
         DateSource::Url,
         4,
     );
-    add(&mut meta.times_marked.iter(), DateSource::Stated, 5);
-    add(&mut meta.date_texts.iter(), DateSource::Text, 6);
+    add(
+        &mut meta.times_marked.iter(),
+        DateSource::Stated,
+        MARKED_TIME_RANK,
+    );
+    add(
+        &mut meta.date_texts.iter(),
+        DateSource::Text,
+        DATE_LINE_RANK,
+    );
     add(&mut meta.times.iter(), DateSource::Stated, 7);
     let near: Vec<String> = near_headline(flat, headline, main)
         .map(|b| b.text.clone())
         .collect();
-    add(&mut near.iter(), DateSource::Text, 8);
+    add(&mut near.iter(), DateSource::Text, NEAR_HEADLINE_RANK);
     // The opening words of the first paragraphs: press releases and small sites date the text
     // in its first line (`01.02.2022 „Der Arbeitsmarkt…`, `Karlsruhe, (12.11.2021). …`).
     let openings: Vec<String> = main
@@ -345,7 +355,7 @@ fn date_candidates(
         .filter_map(|&b| flat.blocks.get(b))
         .map(|b| b.text.chars().take(DATE_OPENING_CHARS).collect())
         .collect();
-    add(&mut openings.iter(), DateSource::Text, 8);
+    add(&mut openings.iter(), DateSource::Text, NEAR_HEADLINE_RANK);
     add(&mut meta.modified.iter(), DateSource::Stated, 9);
     // Last, any short block of the page outside furniture: a date is better than none.
     let lines: Vec<String> = flat
