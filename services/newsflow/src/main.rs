@@ -54,17 +54,17 @@ fn main() -> ExitCode {
                 Ok(())
             }),
         Command::Eval(EvalCommand::Extract(args)) => {
-            { newsflow::eval::extract(&args.dir, args.worst, args.block_model.as_deref()) }
-                .and_then(|report| {
-                    if args.json {
-                        println!("{}", serde_json::to_string_pretty(&report)?);
-                    } else if args.dates_only {
-                        print!("{}", newsflow::eval::print_dates(&report));
-                    } else {
-                        print!("{}", newsflow::eval::print(&report));
-                    }
-                    Ok(())
-                })
+            let model = args.block_model.as_deref();
+            newsflow::eval::extract(&args.dir, args.worst, model).and_then(|report| {
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else if args.dates_only {
+                    print!("{}", newsflow::eval::print_dates(&report));
+                } else {
+                    print!("{}", newsflow::eval::print(&report));
+                }
+                Ok(())
+            })
         }
         Command::Stories(StoriesCommand::Explain(args)) => {
             stories::explain_pair(&args).and_then(|why| {

@@ -621,7 +621,7 @@ pub(crate) const DATE_LINE_RANK: u8 = 6;
 pub(crate) const NEAR_HEADLINE_RANK: u8 = 8;
 
 /// From this rank on, date candidates are read only when no better one gave a time.
-const LAST_RESORT_RANK: u8 = 9;
+pub(crate) const LAST_RESORT_RANK: u8 = 9;
 
 /// How many readable candidates a page's date is chosen among.
 const MAX_DATE_PICKS: usize = 24;

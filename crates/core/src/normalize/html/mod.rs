@@ -31,7 +31,8 @@ use super::clean::{ClutterMatcher, tidy};
 use super::config::NormalizeConfigError;
 use super::parts;
 use super::{
-    DATE_LINE_RANK, DateCandidate, DateSource, Extract, MARKED_TIME_RANK, NEAR_HEADLINE_RANK,
+    DATE_LINE_RANK, DateCandidate, DateSource, Extract, LAST_RESORT_RANK, MARKED_TIME_RANK,
+    NEAR_HEADLINE_RANK,
 };
 use crate::error::{ErrorKind, Rejection};
 
@@ -356,7 +357,11 @@ fn date_candidates(
         .map(|b| b.text.chars().take(DATE_OPENING_CHARS).collect())
         .collect();
     add(&mut openings.iter(), DateSource::Text, NEAR_HEADLINE_RANK);
-    add(&mut meta.modified.iter(), DateSource::Stated, 9);
+    add(
+        &mut meta.modified.iter(),
+        DateSource::Stated,
+        LAST_RESORT_RANK,
+    );
     // Last, any short block of the page outside furniture: a date is better than none.
     let lines: Vec<String> = flat
         .blocks
