@@ -31,6 +31,20 @@ pub fn create_topics(names: &[String], partitions: i32) {
     create_topics_on(&brokers(), names, partitions);
 }
 
+/// A test's own topics: `{prefix}.{suffix}` for each suffix, under a fresh `prefix` made from
+/// `kind`, created with `partitions` partitions each on the test broker; with the consumer group
+/// name `{prefix}.group`.
+pub fn fresh_topics<const N: usize>(
+    kind: &str,
+    suffixes: [&str; N],
+    partitions: i32,
+) -> ([String; N], String) {
+    let prefix = crate::unique_name(kind);
+    let names = suffixes.map(|suffix| format!("{prefix}.{suffix}"));
+    create_topics(&names, partitions);
+    (names, format!("{prefix}.group"))
+}
+
 /// [`create_topics`] on the broker(s) at `brokers`.
 pub fn create_topics_on(brokers: &str, names: &[String], partitions: i32) {
     let (brokers, names) = (brokers.to_owned(), names.to_vec());

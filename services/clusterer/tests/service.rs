@@ -14,12 +14,12 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use newsflow::input::{Input, ReadOptions};
+use newsflow::input::Input;
 use newsflow::pipeline::{RunOptions, run};
 use newsflow_core::event::{DuplicateNotice, EnrichedArticle};
 use newsflow_core::story::{Change, StoryRecord};
 use newsflow_core::{Event, StageContext, StoryConfig, StoryStage};
-use newsflow_testkit::kafka::{Service, consume_all, create_topics, header, key};
+use newsflow_testkit::kafka::{Service, consume_all, fresh_topics, header, key};
 use newsflow_testkit::{assert_valid, brokers, corpus_dir, unique_name};
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, Message as _, OwnedHeaders, OwnedMessage};
@@ -64,13 +64,8 @@ fn fixture() -> &'static Fixture {
                 .collect(),
             output: Some(dir.join("out.jsonl")),
             dlq: Some(dir.join("dlq.jsonl")),
-            read: ReadOptions {
-                source: None,
-                max_content_bytes: newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES,
-            },
-            taxonomy: None,
             stories: Some(dir.join("stories.jsonl")),
-            story_config: None,
+            ..RunOptions::default()
         };
         run(&options).unwrap();
         let lines = |name: &str| -> Vec<Value> {
@@ -129,25 +124,20 @@ const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 impl Topics {
     fn create(partitions: i32) -> Self {
-        let prefix = unique_name("clusterer");
-        let topics = Topics {
-            enriched: format!("{prefix}.enriched"),
-            duplicates: format!("{prefix}.duplicates"),
-            stories: format!("{prefix}.stories"),
-            state: format!("{prefix}.state"),
-            dlq: format!("{prefix}.dlq"),
-            group: format!("{prefix}.group"),
+        let ([enriched, duplicates, stories, state, dlq], group) = fresh_topics(
+            "clusterer",
+            ["enriched", "duplicates", "stories", "state", "dlq"],
             partitions,
-        };
-        let names = [
-            &topics.enriched,
-            &topics.duplicates,
-            &topics.stories,
-            &topics.state,
-            &topics.dlq,
-        ];
-        create_topics(&names.map(|n| n.to_string()), partitions);
-        topics
+        );
+        Topics {
+            enriched,
+            duplicates,
+            stories,
+            state,
+            dlq,
+            group,
+            partitions,
+        }
     }
 
     /// An instance; `name` makes its transactional id (a restart keeps it).

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use newsflow_core::StageContext;
 use newsflow_core::event::{ContentType, NormalizedArticle, RawEvent};
 use newsflow_core::normalize::NormalizeStage;
-use newsflow_testkit::kafka::{Service, consume_all, create_topics, key};
-use newsflow_testkit::{assert_valid, brokers, corpus_dir, unique_name};
+use newsflow_testkit::kafka::{Service, consume_all, fresh_topics, key};
+use newsflow_testkit::{assert_valid, brokers, corpus_dir};
 use rdkafka::ClientConfig;
 use rdkafka::message::Message as _;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
@@ -29,24 +29,19 @@ struct Topics {
 
 impl Topics {
     fn create(partitions: i32) -> Self {
-        let prefix = unique_name("dedup");
-        let topics = Topics {
-            input: format!("{prefix}.normalized"),
-            output: format!("{prefix}.deduplicated"),
-            duplicates: format!("{prefix}.duplicates"),
-            state: format!("{prefix}.state"),
-            dlq: format!("{prefix}.dlq"),
-            group: format!("{prefix}.group"),
-        };
-        let names = [
-            &topics.input,
-            &topics.output,
-            &topics.duplicates,
-            &topics.state,
-            &topics.dlq,
-        ];
-        create_topics(&names.map(|n| n.to_string()), partitions);
-        topics
+        let ([input, output, duplicates, state, dlq], group) = fresh_topics(
+            "dedup",
+            ["normalized", "deduplicated", "duplicates", "state", "dlq"],
+            partitions,
+        );
+        Topics {
+            input,
+            output,
+            duplicates,
+            state,
+            dlq,
+            group,
+        }
     }
 
     fn start(&self) -> Service {

@@ -123,6 +123,16 @@ pub struct ReadOptions {
     pub max_content_bytes: usize,
 }
 
+impl Default for ReadOptions {
+    /// Each INPUT's own name as its source, and the normalizer's size limit.
+    fn default() -> Self {
+        Self {
+            source: None,
+            max_content_bytes: newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES,
+        }
+    }
+}
+
 /// Reads every input in order and hands each record to `sink`. Inputs that cannot be read are
 /// counted in [`ReadStats::failures`] and skipped; an error from `sink` (an unwritable output)
 /// stops the pass and is returned.

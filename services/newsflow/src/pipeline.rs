@@ -75,8 +75,9 @@ pub fn story_config(path: Option<&std::path::Path>) -> anyhow::Result<StoryConfi
     path.map_or_else(|| Ok(StoryConfig::default()), load_story_config)
 }
 
-/// What `newsflow run` was asked to do.
-#[derive(Debug, Clone)]
+/// What `newsflow run` was asked to do. The default reads nothing and writes to stdout, with
+/// the built-in taxonomy and no story stage.
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub inputs: Vec<Input>,
     pub output: Option<PathBuf>,

@@ -25,10 +25,7 @@ pub fn enriched_article(
     let mut chain = default_chain(DEFAULT_MAX_CONTENT_BYTES, Arc::clone(taxonomy))?;
     let mut stats = ReadStats::default();
     let mut articles = Vec::new();
-    let options = ReadOptions {
-        source: None,
-        max_content_bytes: DEFAULT_MAX_CONTENT_BYTES,
-    };
+    let options = ReadOptions::default();
     read_inputs(&[Input::parse(input)], &options, &mut stats, |record| {
         let raw = record
             .outcome

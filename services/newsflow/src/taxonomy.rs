@@ -5,7 +5,6 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use chrono::Utc;
 use newsflow_core::StageContext;
-use newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES;
 use newsflow_core::normalize::NormalizeStage;
 use newsflow_core::tag::{Taxonomy, explain};
 
@@ -65,10 +64,7 @@ pub fn explain_inputs(args: &TaxonomyExplainArgs) -> anyhow::Result<ReadStats> {
     let mut out = std::io::stdout().lock();
     read_inputs(
         &inputs(&args.inputs),
-        &ReadOptions {
-            source: None,
-            max_content_bytes: DEFAULT_MAX_CONTENT_BYTES,
-        },
+        &ReadOptions::default(),
         &mut stats,
         |record: Record| {
             let shown = match record.input.line {

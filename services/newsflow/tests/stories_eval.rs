@@ -21,7 +21,7 @@ use std::path::Path;
 
 use chrono::Utc;
 use newsflow::cli::{StoriesExplainArgs, StoryConfigArg};
-use newsflow::input::{Input, ReadOptions};
+use newsflow::input::Input;
 use newsflow::pipeline::{RunOptions, run};
 use newsflow::stories::{enriched_article, explain_articles, explain_pair};
 use newsflow_core::StageContext;
@@ -57,13 +57,9 @@ fn same_story_in_a_run(dir: &Path, pair: &Pair, config: Option<&Path>) -> bool {
         inputs: vec![Input::Path(dir.join("pair.jsonl"))],
         output: Some(dir.join("out.jsonl")),
         dlq: Some(dir.join("dlq.jsonl")),
-        read: ReadOptions {
-            source: None,
-            max_content_bytes: newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES,
-        },
-        taxonomy: None,
         stories: Some(stories.clone()),
         story_config: config.map(Path::to_path_buf),
+        ..RunOptions::default()
     })
     .unwrap();
     assert!(summary.succeeded());

@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use newsflow::input::{Input, ReadOptions};
+use newsflow::input::Input;
 use newsflow::pipeline::{RunOptions, run};
 use newsflow_testkit::{assert_valid, corpus_dir};
 use serde_json::Value;
@@ -97,13 +97,8 @@ fn war_and_bbc_articles_never_share_a_story() {
         inputs: vec![Input::Path(input)],
         output: Some(tmp.path().join("out.jsonl")),
         dlq: Some(tmp.path().join("dlq.jsonl")),
-        read: ReadOptions {
-            source: None,
-            max_content_bytes: newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES,
-        },
-        taxonomy: None,
         stories: Some(stories_path.clone()),
-        story_config: None,
+        ..RunOptions::default()
     })
     .unwrap();
     assert!(summary.succeeded());
