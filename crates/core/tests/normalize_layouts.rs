@@ -218,6 +218,20 @@ fn a_body_only_text_with_site_clutter() {
 }
 
 #[test]
+fn a_whole_article_on_one_line_is_kept_though_it_ends_in_a_footer() {
+    // Texts cut from pages often arrive as one line: the story and the site's footer glued
+    // together. The footer must not take the story with it (it used to: `no_body`).
+    let story = "Dozens of llamas were set loose from an animal farm in Perris, California, on \
+                 Tuesday after calls on social media said they were mistreated, deputies said. "
+        .repeat(6);
+    let text =
+        format!("{story}Sign up for our newsletter. Copyright 2020 ABC News. All rights reserved.");
+    let a = normalize(raw("wire", ContentType::TextPlain, text.clone()));
+    assert_eq!(a.body, vec![text.trim().to_owned()]);
+    assert!(a.word_count > 100, "{}", a.word_count);
+}
+
+#[test]
 fn a_sources_own_clutter_lines_apply_to_it_alone() {
     let text = "Ferry fares rise\n\nFares on the island ferry will rise by 4% in January, the operator said.\n\nDownload our app for the latest news\n\nReturn tickets are not affected.\n";
     let mut config = NormalizeConfig::default();

@@ -10,6 +10,9 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use super::config::{ClutterLine, NormalizeConfigError};
 
+/// Site furniture and captions are short; a longer line is a paragraph (bytes, about 80 words).
+const MAX_CLUTTER_CHARS: usize = 500;
+
 /// Lines that never belong to an article: exact lines (compared lowercased with spacing
 /// collapsed) and patterns, all compiled once when the stage is built.
 #[derive(Debug, Clone)]
@@ -62,8 +65,13 @@ impl ClutterMatcher {
         })
     }
 
-    /// True when a tidied line is clutter or a caption.
+    /// True when a tidied line is clutter or a caption. A line longer than
+    /// [`MAX_CLUTTER_CHARS`] is text, whatever it holds: a whole plain-text article on one line
+    /// that ends in "All rights reserved." or mentions a newsletter is kept, not dropped.
     pub(crate) fn is_clutter(&self, line: &str) -> bool {
+        if line.len() > MAX_CLUTTER_CHARS {
+            return false;
+        }
         if line.len() <= self.longest_exact && self.exact.contains(&line.to_lowercase()) {
             return true;
         }
@@ -351,6 +359,20 @@ mod tests {
         assert!(matcher.is_clutter("VIEW VIDEO Clip title"));
         assert!(matcher.is_clutter("A caption. File Photo by A B/UPI | License Photo"));
         assert!(!matcher.is_clutter("An advertisement campaign began on Monday."));
+    }
+
+    #[test]
+    fn a_paragraph_is_never_clutter_whatever_it_ends_with() {
+        let config = crate::normalize::NormalizeConfig::default();
+        let matcher =
+            ClutterMatcher::new("default", &config.clutter_lines, &config.caption_credits).unwrap();
+        let footer =
+            "Sign up for our daily newsletter. © 2020 The Daily Planet. All rights reserved.";
+        assert!(matcher.is_clutter(footer));
+        // A plain-text article sent as one line, its footer glued to its last sentence.
+        let story =
+            "Dozens of llamas were set loose from a farm on Tuesday, deputies said. ".repeat(8);
+        assert!(!matcher.is_clutter(&format!("{story}{footer}")));
     }
 
     #[test]
