@@ -30,6 +30,9 @@ use std::sync::Arc;
 use newsflow_core::tag::features;
 use newsflow_core::{TagStage, Taxonomy};
 
+/// Rows of these texts are not fitted on (see `main`).
+const SEMEVAL: &str = "semeval2022-task8/";
+
 /// The topics the rules alone did not bring to the targets (issue 27).
 const TOPICS: [&str; 8] = [
     "cyber-security",
@@ -224,7 +227,10 @@ fn main() {
     for line in labels.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let cols: Vec<&str> = line.split(',').collect();
         let (path, split, topic, about) = (cols[0], cols[1], cols[2], cols[3]);
-        if split != "tune" || !TOPICS.contains(&topic) {
+        // The SemEval texts (one month of 2020, each one paragraph, labelled for five topics'
+        // words only) test the rules on another kind of text; fitted on, their easy negatives
+        // teach the model a source, not a topic.
+        if split != "tune" || !TOPICS.contains(&topic) || path.starts_with(SEMEVAL) {
             continue;
         }
         let (tagged, feats) = cache.entry(path.to_owned()).or_insert_with(|| {

@@ -5,7 +5,8 @@
 //! written (see `tests/fixtures/tag/README.md` for the labelling guide), and split into a `tune`
 //! half (used while writing the default taxonomy) and a `holdout` half (never looked at while
 //! tuning). Duplicate texts share a split. Articles are built directly from the files: BBC 2005
-//! files have their first line as the title; Ukraine-war files are body only; all are English.
+//! files have their first line as the title; Ukraine-war files are body only; all are English;
+//! the lede is the first paragraph, as the normalizer makes it.
 //!
 //! Prints precision, recall and F1 per topic on both halves (`--nocapture`), and the tune
 //! half's mistakes by path. Asserts on the held-out half: F1 ≥ 0.90 for `ukraine-war`, ≥ 0.80
@@ -15,7 +16,8 @@
 //!
 //! `tests/fixtures/tag/topic-labels.csv` labels, the same way, articles for each of the other
 //! topics of the default taxonomy (one row per article and topic; headlines of
-//! `headlines-2022/` too, as title-only articles). For these the test prints precision, recall
+//! `headlines-2022/` too, as title-only articles, and English texts of `semeval2022-task8/`
+//! through the normalizer). For these the test prints precision, recall
 //! and F1 per topic on both halves, and asserts on the held-out half: precision ≥ 0.90 and
 //! recall ≥ 0.80 for every topic with at least 10 held-out positives, except the topics listed
 //! in [`BELOW_TARGET`], which must keep the figures they reach now.
@@ -298,7 +300,7 @@ const MIN_POSITIVES: u32 = 10;
 /// (`crates/core/src/tag/model.rs`).
 const BELOW_TARGET: &[(&str, f64, f64)] = &[
     ("energy-security", 0.888, 0.705),
-    ("israel-gaza-war", 0.833, 0.909),
+    ("israel-gaza-war", 0.846, 1.0),
     ("migration-asylum", 0.826, 0.826),
     ("sanctions", 0.875, 0.893),
     ("terrorism", 0.812, 0.928),

@@ -74,10 +74,19 @@ pub struct SemevalPair {
     pub overall: f64,
 }
 
-/// The English–English pairs of both splits, in file order.
-pub fn semeval_english_pairs() -> Vec<SemevalPair> {
+/// One row of either SemEval file, as read.
+struct SemevalRow {
+    split: &'static str,
+    ids: (String, String),
+    langs: (String, String),
+    texts: (String, String),
+    overall: f64,
+}
+
+/// Every row of both splits (`training_set.csv`, then `testing_set.csv`), in file order.
+fn semeval_rows() -> Vec<SemevalRow> {
     let dir = crate::corpus_dir().join("semeval2022-task8");
-    let mut pairs = Vec::new();
+    let mut rows = Vec::new();
     for (split, file) in [
         ("training", "training_set.csv"),
         ("testing", "testing_set.csv"),
@@ -102,19 +111,48 @@ pub fn semeval_english_pairs() -> Vec<SemevalPair> {
         );
         for record in reader.records() {
             let record = record.unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-            if &record[lang1] != "en" || &record[lang2] != "en" {
-                continue;
-            }
             let (a, b) = record[pair]
                 .split_once('_')
                 .expect("pair_id is <id1>_<id2>");
-            pairs.push(SemevalPair {
+            rows.push(SemevalRow {
                 split,
                 ids: (a.to_owned(), b.to_owned()),
+                langs: (record[lang1].to_owned(), record[lang2].to_owned()),
                 texts: (record[text1].to_owned(), record[text2].to_owned()),
                 overall: record[overall].parse().expect("Overall is a number"),
             });
         }
     }
-    pairs
+    rows
+}
+
+/// The English–English pairs of both splits, in file order.
+pub fn semeval_english_pairs() -> Vec<SemevalPair> {
+    semeval_rows()
+        .into_iter()
+        .filter(|row| row.langs.0 == "en" && row.langs.1 == "en")
+        .map(|row| SemevalPair {
+            split: row.split,
+            ids: row.ids,
+            texts: row.texts,
+            overall: row.overall,
+        })
+        .collect()
+}
+
+/// Every English text of either split, on either side of a pair (English–English or not), by
+/// its article id: the first text seen for an id that occurs more than once.
+pub fn semeval_english_texts() -> std::collections::HashMap<String, String> {
+    let mut texts = std::collections::HashMap::new();
+    for row in semeval_rows() {
+        for (id, lang, text) in [
+            (row.ids.0, row.langs.0, row.texts.0),
+            (row.ids.1, row.langs.1, row.texts.1),
+        ] {
+            if lang == "en" && !text.trim().is_empty() {
+                texts.entry(id).or_insert(text);
+            }
+        }
+    }
+    texts
 }

@@ -68,14 +68,19 @@ impl Document {
         self.capitals.clear();
     }
 
-    /// Folds the article's title, lede and body paragraphs.
+    /// Folds the article's title, lede and body paragraphs. A lede that is the body's first
+    /// paragraph (the normalizer's lede always is) is read once, as that body paragraph: its
+    /// words are not counted twice, and an opening paragraph is not taken for a standfirst. A
+    /// lede of its own (a summary apart from the body) keeps the lede's boost.
     pub fn load(&mut self, article: &NormalizedArticle) {
         self.clear();
         if let Some(title) = &article.title {
             self.push_paragraph(Field::Title, 0, title);
         }
         if let Some(lede) = &article.lede {
-            self.push_paragraph(Field::Lede, 0, lede);
+            if article.body.first() != Some(lede) {
+                self.push_paragraph(Field::Lede, 0, lede);
+            }
         }
         for (source, paragraph) in article.body.iter().enumerate() {
             self.push_paragraph(Field::Body, source as u32, paragraph);

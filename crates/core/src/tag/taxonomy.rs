@@ -126,10 +126,12 @@ impl Focus {
         weight > 0.0 && weight >= self.weight
     }
 
-    /// The body paragraphs with evidence needed in a body of `paragraphs`.
+    /// The body paragraphs with evidence needed in a body of `paragraphs`: never more than the
+    /// body has (a text of one paragraph, a page sent without breaks, is read whole).
     pub fn needed(&self, paragraphs: usize) -> u32 {
         let share = (self.share * paragraphs as f64 - 1e-9).ceil().max(0.0) as u32;
-        self.paragraphs.max(share)
+        let all = u32::try_from(paragraphs).unwrap_or(u32::MAX).max(1);
+        self.paragraphs.max(share).min(all)
     }
 }
 

@@ -785,6 +785,37 @@ fn a_focus_weight_counts_only_weighty_evidence_in_enough_paragraphs() {
 }
 
 #[test]
+fn a_body_shorter_than_the_focus_count_needs_evidence_in_all_of_it() {
+    let taxonomy = taxonomy(FOCUS);
+    // `paragraphs: 2` in a one-paragraph text (a page sent without breaks): that paragraph.
+    let one = body(&["Sino-Russian trade grew. Sino-Russian talks went on. Beijing agreed."]);
+    assert_eq!(ids(&tag(&taxonomy, &one)), ["ties"]);
+    let explanation = explain(&taxonomy, &one);
+    let focus = explanation.topics[1]
+        .focus
+        .as_ref()
+        .expect("a focus verdict");
+    assert_eq!((focus.met, focus.paragraphs, focus.needed), (true, 1, 1));
+}
+
+#[test]
+fn a_lede_that_is_the_first_paragraph_is_read_once_as_body() {
+    let taxonomy = taxonomy(BOOSTS);
+    // The normalizer's lede is the body's first paragraph: no lede boost, no double count.
+    let first = article(
+        Some("News"),
+        Some("Kyiv was quiet."),
+        &["Kyiv was quiet.", "A day."],
+    );
+    let no_lede = article(Some("News"), None, &["Kyiv was quiet.", "A day."]);
+    assert_eq!(tag(&taxonomy, &first), tag(&taxonomy, &no_lede));
+    assert!(tag(&taxonomy, &first).topics.is_empty());
+    // A lede apart from the body (a standfirst) keeps its boost.
+    let standfirst = article(Some("News"), Some("Kyiv was quiet."), &["A day."]);
+    assert_eq!(ids(&tag(&taxonomy, &standfirst)), ["kyiv"]);
+}
+
+#[test]
 fn a_focus_that_can_never_be_met_is_an_error_with_its_line() {
     let errors = Taxonomy::from_yaml(
         "entities: []

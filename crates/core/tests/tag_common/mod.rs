@@ -4,12 +4,14 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use newsflow_core::Taxonomy;
-use newsflow_core::event::NormalizedArticle;
+use newsflow_core::event::{ContentType, NormalizedArticle, RawEvent};
+use newsflow_core::{NormalizeStage, StageContext};
 
 /// An English article with these parts and every other field empty.
 pub fn article(
@@ -119,11 +121,31 @@ fn headlines(corpus: &Path) -> &'static [String] {
     })
 }
 
+/// The English texts of `semeval2022-task8/` by article id, read once.
+fn semeval_texts() -> &'static HashMap<String, String> {
+    static TEXTS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    TEXTS.get_or_init(newsflow_testkit::scores::semeval_english_texts)
+}
+
 /// A corpus file as an article: for `bbc-2005/` the first line is the title and the rest the
-/// body; for `ukraine-war/` every paragraph is body and there is no title; for
+/// body; for `ukraine-war/` every paragraph is body and there is no title (for both, the lede
+/// is the first paragraph, as the normalizer makes it); for
 /// `headlines-2022/headlines.json#N` (the N-th item, from 0) the headline is the title and there
-/// is no body.
+/// is no body; `semeval2022-task8/ID` is the English text of that article id, a plain-text raw
+/// event through the normalizer as the pipeline reads it (one line: headline and body run
+/// together, cut to head and tail).
 pub fn corpus_article(corpus: &Path, relative: &str) -> NormalizedArticle {
+    if let Some(id) = relative.strip_prefix("semeval2022-task8/") {
+        let text = semeval_texts()
+            .get(id)
+            .unwrap_or_else(|| panic!("no English SemEval text {id}"));
+        let event =
+            RawEvent::with_content(relative, "semeval", ContentType::TextPlain, text.clone());
+        let at = StageContext::at(DateTime::<Utc>::UNIX_EPOCH);
+        return NormalizeStage::default()
+            .normalize(event, &at)
+            .unwrap_or_else(|err| panic!("{relative} does not normalize: {err:?}"));
+    }
     if let Some(index) = relative.strip_prefix("headlines-2022/headlines.json#") {
         let index: usize = index.parse().expect("a headline number");
         let title = &headlines(corpus)[index];
@@ -141,7 +163,9 @@ pub fn corpus_article(corpus: &Path, relative: &str) -> NormalizedArticle {
     };
     let body = paragraphs(&rest);
     let body: Vec<&str> = body.iter().map(String::as_str).collect();
-    article(relative, title.as_deref(), None, &body)
+    // The lede is the body's first paragraph, as the normalizer makes it.
+    let lede = body.first().copied();
+    article(relative, title.as_deref(), lede, &body)
 }
 
 /// The taxonomy under test: the built-in one, or the file named by `NEWSFLOW_TAXONOMY` (so a
