@@ -4,9 +4,9 @@
 //! labelled by reading it for `ukraine-war` and `china-russia-relations` *before* any rule was
 //! written (see `tests/fixtures/tag/README.md` for the labelling guide), and split into a `tune`
 //! half (used while writing the default taxonomy) and a `holdout` half (never looked at while
-//! tuning). Duplicate texts share a split. Articles are built directly from the files: BBC 2005
-//! files have their first line as the title; Ukraine-war files are body only; all are English;
-//! the lede is the first paragraph, as the normalizer makes it.
+//! tuning). Duplicate texts share a split. Each file is read as the pipeline reads it: a
+//! plain-text raw event through the normalizer (a BBC 2005 file's first line becomes its title;
+//! site clutter goes; the lede is the first body paragraph); all are English.
 //!
 //! Prints precision, recall and F1 per topic on both halves (`--nocapture`), and the tune
 //! half's mistakes by path. Asserts on the held-out half: F1 ≥ 0.90 for `ukraine-war`, ≥ 0.80
@@ -294,7 +294,10 @@ const MIN_POSITIVES: u32 = 10;
 /// Topics that miss the held-out targets, with the precision and recall they reach now (a
 /// floor: the taxonomy must not get worse on them). Topics with fewer than [`MIN_POSITIVES`]
 /// held-out positives are listed here too, so that their figures are kept. Measured with
-/// taxonomy 2026.12 as of issue 27; the others (`climate-change`, `cyber-security`,
+/// taxonomy 2026.12.2, articles read through the normalizer (sanctions was P 0.875 R 0.894
+/// read without it; through it the rules alone reach P 0.857 R 0.894, the normalizer's dropped
+/// clutter lines making a war report's passing mentions a larger share of its paragraphs, and
+/// with the model's veto, which its cross-validation now ships, P 0.872 R 0.872); the others (`climate-change`, `cyber-security`,
 /// `elections`, `journalist-safety`, `public-health`, `taiwan-tensions`) meet the targets,
 /// `cyber-security` and `elections` with the learned model's veto
 /// (`crates/core/src/tag/model.rs`).
@@ -302,7 +305,7 @@ const BELOW_TARGET: &[(&str, f64, f64)] = &[
     ("energy-security", 0.888, 0.705),
     ("israel-gaza-war", 0.846, 1.0),
     ("migration-asylum", 0.826, 0.826),
-    ("sanctions", 0.875, 0.893),
+    ("sanctions", 0.872, 0.872),
     ("terrorism", 0.812, 0.928),
     // Fewer than 10 held-out positives: the corpus has few stories on these.
     ("north-korea-nuclear", 1.0, 1.0),

@@ -1,6 +1,6 @@
-//! Helpers shared by the tagger's integration tests: `NormalizedArticle` values built directly
-//! from corpus files (the normalize stage is not needed to test the tagger) and the taxonomy
-//! under test.
+//! Helpers shared by the tagger's integration tests: corpus files as the pipeline reads them
+//! (through the normalizer, so that what is measured is what users get) and the taxonomy under
+//! test.
 
 #![allow(dead_code)]
 
@@ -46,29 +46,6 @@ pub fn article(
         ingested_at: DateTime::<Utc>::UNIX_EPOCH,
         normalized_at: DateTime::<Utc>::UNIX_EPOCH,
     }
-}
-
-/// Paragraphs: blocks separated by blank lines, inner line breaks joined with spaces.
-pub fn paragraphs(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-        } else {
-            if !current.is_empty() {
-                current.push(' ');
-            }
-            current.push_str(line);
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
 }
 
 /// The `.txt` files of `bbc-2005/` (its five classes) and `ukraine-war/` with their sizes,
@@ -127,45 +104,36 @@ fn semeval_texts() -> &'static HashMap<String, String> {
     TEXTS.get_or_init(newsflow_testkit::scores::semeval_english_texts)
 }
 
-/// A corpus file as an article: for `bbc-2005/` the first line is the title and the rest the
-/// body; for `ukraine-war/` every paragraph is body and there is no title (for both, the lede
-/// is the first paragraph, as the normalizer makes it); for
-/// `headlines-2022/headlines.json#N` (the N-th item, from 0) the headline is the title and there
-/// is no body; `semeval2022-task8/ID` is the English text of that article id, a plain-text raw
-/// event through the normalizer as the pipeline reads it (one line: headline and body run
-/// together, cut to head and tail).
+/// A corpus file as the pipeline reads it: for `headlines-2022/headlines.json#N` (the N-th item,
+/// from 0) an article with the headline as its title and no body (short texts); every other file
+/// (`bbc-2005/`, `ukraine-war/`, and `semeval2022-task8/ID`, the English text of that article id)
+/// is a plain-text raw event through the normalizer, exactly as `newsflow run` would read it: a
+/// BBC file's first line becomes the title, site clutter lines go, the lede is the first body
+/// paragraph.
 pub fn corpus_article(corpus: &Path, relative: &str) -> NormalizedArticle {
-    if let Some(id) = relative.strip_prefix("semeval2022-task8/") {
-        let text = semeval_texts()
-            .get(id)
-            .unwrap_or_else(|| panic!("no English SemEval text {id}"));
-        let event =
-            RawEvent::with_content(relative, "semeval", ContentType::TextPlain, text.clone());
-        let at = StageContext::at(DateTime::<Utc>::UNIX_EPOCH);
-        return NormalizeStage::default()
-            .normalize(event, &at)
-            .unwrap_or_else(|err| panic!("{relative} does not normalize: {err:?}"));
-    }
     if let Some(index) = relative.strip_prefix("headlines-2022/headlines.json#") {
         let index: usize = index.parse().expect("a headline number");
         let title = &headlines(corpus)[index];
         return article(relative, Some(title), None, &[]);
     }
-    let bytes = std::fs::read(corpus.join(relative))
-        .unwrap_or_else(|err| panic!("cannot read {relative}: {err}"));
-    let text = String::from_utf8_lossy(&bytes);
-    let (title, rest) = if relative.starts_with("bbc-2005/") {
-        let mut split = text.splitn(2, '\n');
-        let title = split.next().unwrap_or_default().trim().to_owned();
-        (Some(title), split.next().unwrap_or_default().to_owned())
-    } else {
-        (None, text.into_owned())
+    let text = match relative.strip_prefix("semeval2022-task8/") {
+        Some(id) => semeval_texts()
+            .get(id)
+            .unwrap_or_else(|| panic!("no English SemEval text {id}"))
+            .clone(),
+        None => {
+            let bytes = std::fs::read(corpus.join(relative))
+                .unwrap_or_else(|err| panic!("cannot read {relative}: {err}"));
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
     };
-    let body = paragraphs(&rest);
-    let body: Vec<&str> = body.iter().map(String::as_str).collect();
-    // The lede is the body's first paragraph, as the normalizer makes it.
-    let lede = body.first().copied();
-    article(relative, title.as_deref(), lede, &body)
+    static NORMALIZER: OnceLock<NormalizeStage> = OnceLock::new();
+    let event = RawEvent::with_content(relative, "corpus", ContentType::TextPlain, text);
+    let at = StageContext::at(DateTime::<Utc>::UNIX_EPOCH);
+    NORMALIZER
+        .get_or_init(NormalizeStage::default)
+        .normalize(event, &at)
+        .unwrap_or_else(|err| panic!("{relative} does not normalize: {err:?}"))
 }
 
 /// The taxonomy under test: the built-in one, or the file named by `NEWSFLOW_TAXONOMY` (so a
