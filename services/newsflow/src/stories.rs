@@ -6,10 +6,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::Utc;
 use newsflow_core::decode::DEFAULT_MAX_CONTENT_BYTES;
-use newsflow_core::event::EnrichedArticle;
+use newsflow_core::event::{DuplicateKind, EnrichedArticle};
 use newsflow_core::story::{Explanation, StoryConfig, explain};
 use newsflow_core::tag::Taxonomy;
-use newsflow_core::{Event, StageContext};
+use newsflow_core::{Chain, Event, StageContext};
 
 use crate::cli::StoriesExplainArgs;
 use crate::input::{Input, ReadOptions, ReadStats, read_inputs};
@@ -23,25 +23,13 @@ pub fn enriched_article(
     ctx: &StageContext,
 ) -> anyhow::Result<EnrichedArticle> {
     let mut chain = default_chain(DEFAULT_MAX_CONTENT_BYTES, Arc::clone(taxonomy))?;
-    let mut stats = ReadStats::default();
-    let mut articles = Vec::new();
-    let options = ReadOptions::default();
-    read_inputs(&[Input::parse(input)], &options, &mut stats, |record| {
-        let raw = record
-            .outcome
-            .map_err(|rejected| anyhow::anyhow!("{input}: rejected: {}", rejected.rejection))?;
-        let emits = chain
-            .process(Event::Raw(raw), ctx)
-            .map_err(|err| anyhow::anyhow!("{input}: rejected: {err}"))?;
-        articles.extend(emits.into_iter().filter_map(|emit| match emit.event {
+    let mut articles: Vec<EnrichedArticle> = through(input, &mut chain, ctx)?
+        .into_iter()
+        .filter_map(|event| match event {
             Event::Enriched(article) => Some(article),
             _ => None,
-        }));
-        anyhow::Ok(())
-    })?;
-    if let Some(failure) = stats.failures.first() {
-        anyhow::bail!("cannot read {failure}");
-    }
+        })
+        .collect();
     match articles.len() {
         1 => articles.pop().context("one article"),
         0 => anyhow::bail!("{input}: no article read (is the extension one `newsflow run` reads?)"),
@@ -49,7 +37,35 @@ pub fn enriched_article(
     }
 }
 
-/// The explanation for the two inputs of `args`.
+/// Reads `input` by `newsflow run`'s INPUT rules and takes every raw event through `chain`:
+/// the events it emits, in order.
+fn through(input: &str, chain: &mut Chain, ctx: &StageContext) -> anyhow::Result<Vec<Event>> {
+    let mut stats = ReadStats::default();
+    let mut events = Vec::new();
+    read_inputs(
+        &[Input::parse(input)],
+        &ReadOptions::default(),
+        &mut stats,
+        |record| {
+            let raw = record
+                .outcome
+                .map_err(|rejected| anyhow::anyhow!("{input}: rejected: {}", rejected.rejection))?;
+            let emits = chain
+                .process(Event::Raw(raw), ctx)
+                .map_err(|err| anyhow::anyhow!("{input}: rejected: {err}"))?;
+            events.extend(emits.into_iter().map(|emit| emit.event));
+            anyhow::Ok(())
+        },
+    )?;
+    if let Some(failure) = stats.failures.first() {
+        anyhow::bail!("cannot read {failure}");
+    }
+    Ok(events)
+}
+
+/// The explanation for the two inputs of `args`: B scored against the story A opens, and, as
+/// `newsflow run A B` reads them (A, then B, through one chain), whether the deduplicator holds
+/// B as a copy of A, which puts B in A's story whatever the similarity.
 pub fn explain_pair(args: &StoriesExplainArgs) -> anyhow::Result<Explanation> {
     let config = story_config(args.story_config.path.as_deref())?;
     let taxonomy = Arc::new(match &args.taxonomy {
@@ -59,7 +75,19 @@ pub fn explain_pair(args: &StoriesExplainArgs) -> anyhow::Result<Explanation> {
     let ctx = StageContext::at(Utc::now());
     let a = enriched_article(&args.a, &taxonomy, &ctx)?;
     let b = enriched_article(&args.b, &taxonomy, &ctx)?;
-    explain_articles(&config, &a, &b, &ctx)
+    let why = explain_articles(&config, &a, &b, &ctx)?;
+    let mut run = default_chain(DEFAULT_MAX_CONTENT_BYTES, Arc::clone(&taxonomy))?;
+    through(&args.a, &mut run, &ctx)?;
+    let copy = through(&args.b, &mut run, &ctx)?
+        .into_iter()
+        .find_map(|event| match event {
+            Event::DuplicateNotice(notice) if notice.duplicate_of == a.article.id => Some(notice),
+            _ => None,
+        });
+    Ok(match copy {
+        Some(notice) => why.with_copy(&notice),
+        None => why,
+    })
 }
 
 /// The explanation for two enriched articles.
@@ -85,6 +113,17 @@ pub fn render(why: &Explanation) -> String {
         "similarity {:.3} (threshold {:.3}): {verdict}",
         why.similarity, why.threshold
     );
+    if let Some(copy) = &why.copy_of {
+        let kind = match copy.kind {
+            DuplicateKind::Exact => "an exact",
+            DuplicateKind::Near => "a near",
+        };
+        let _ = writeln!(
+            out,
+            "B is {kind} copy of A (deduplicator, similarity {:.3}): the run counts it in A's story as one more outlet carrying it, whatever the similarity below",
+            copy.similarity
+        );
+    }
     let p = &why.parts;
     let _ = writeln!(
         out,

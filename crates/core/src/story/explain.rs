@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::terms::Term;
 use super::{Score, StoryConfig, StoryConfigError, StoryStage};
-use crate::event::EnrichedArticle;
+use crate::event::{DuplicateKind, DuplicateNotice, EnrichedArticle};
 use crate::stage::StageContext;
 
 /// One shared term and what it adds to the text cosine.
@@ -43,6 +43,35 @@ pub struct Explanation {
     /// time term applies).
     pub time_gap_seconds: Option<i64>,
     pub time_factor: f64,
+    /// B is a copy of A by the deduplicator: the stage counts a copy in its original's story
+    /// (one more outlet carrying it), whatever `similarity`, so `same_story` is then true.
+    /// Null when B is not a copy of A, or when the caller did not run the deduplicator.
+    pub copy_of: Option<CopyOf>,
+}
+
+/// The deduplicator's verdict that B is a copy of A.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CopyOf {
+    /// A's article id (the original's).
+    pub id: String,
+    pub kind: DuplicateKind,
+    /// The deduplicator's estimate, 0..1 (1 for an exact copy).
+    pub similarity: f64,
+}
+
+impl Explanation {
+    /// The explanation when the deduplicator held B as a copy of A (`notice`): the run puts B
+    /// in A's story whatever the similarity.
+    #[must_use]
+    pub fn with_copy(mut self, notice: &DuplicateNotice) -> Self {
+        self.same_story = true;
+        self.copy_of = Some(CopyOf {
+            id: notice.duplicate_of.clone(),
+            kind: notice.kind,
+            similarity: notice.similarity,
+        });
+        self
+    }
 }
 
 /// Shared terms listed at most.
@@ -115,6 +144,7 @@ pub fn explain(
         topic_weight: config.model.topics,
         time_gap_seconds: score.time_gap_seconds,
         time_factor: score.time_factor,
+        copy_of: None,
     })
 }
 

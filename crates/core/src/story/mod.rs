@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::xxh3_64;
 
 pub use config::{FieldWeights, ModelWeights, StoryConfig, StoryConfigError};
-pub use explain::{Explanation, SharedTerm, explain};
+pub use explain::{CopyOf, Explanation, SharedTerm, explain};
 pub use record::{Change, Count, EntityCount, StoryRecord, StoryState};
 pub use state::StateError;
 
