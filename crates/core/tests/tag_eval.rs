@@ -20,7 +20,10 @@
 //! through the normalizer). For these the test prints precision, recall
 //! and F1 per topic on both halves, and asserts on the held-out half: precision ≥ 0.90 and
 //! recall ≥ 0.80 for every topic with at least 10 held-out positives, except the topics listed
-//! in [`BELOW_TARGET`], which must keep the figures they reach now.
+//! in [`BELOW_TARGET`], which must keep the figures they reach now. Every row was read again
+//! by a second reader, blind, and by a third where the two differed; the label is the majority
+//! (`topic-labels-audit.csv`, checked against `topic-labels.csv` here), and the held-out
+//! figures on the labels as first given are printed beside.
 //!
 //! `NEWSFLOW_TAXONOMY=path.yaml` evaluates another taxonomy file without rebuilding;
 //! `TAG_EVAL_EXPLAIN=1` prints the explanation of every tune-half mistake (`TAG_EVAL_TOPIC=id`:
@@ -30,6 +33,7 @@
 
 mod tag_common;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use newsflow_core::TagStage;
@@ -294,19 +298,14 @@ const MIN_POSITIVES: u32 = 10;
 /// Topics that miss the held-out targets, with the precision and recall they reach now (a
 /// floor: the taxonomy must not get worse on them). Topics with fewer than [`MIN_POSITIVES`]
 /// held-out positives are listed here too, so that their figures are kept. Measured with
-/// taxonomy 2026.12.2, articles read through the normalizer (sanctions was P 0.875 R 0.894
-/// read without it; through it the rules alone reach P 0.857 R 0.894, the normalizer's dropped
-/// clutter lines making a war report's passing mentions a larger share of its paragraphs, and
-/// with the model's veto, which its cross-validation now ships, P 0.872 R 0.872); the others
-/// (`climate-change`, `cyber-security`, `elections`, `journalist-safety`, `public-health`,
-/// `taiwan-tensions`) meet the targets, `cyber-security` and `elections` with the learned
-/// model's veto (`crates/core/src/tag/model.rs`).
+/// taxonomy 2026.12.2 on the labels after the blind audit (`topic-labels-audit.csv`; the test
+/// also prints the held-out figures on the labels as first given), articles read through the
+/// normalizer; retrained on the audited tune half, the learned model vetoes nothing and ships
+/// empty. The other topics meet the targets.
 const BELOW_TARGET: &[(&str, f64, f64)] = &[
-    ("energy-security", 0.888, 0.705),
-    ("israel-gaza-war", 0.846, 1.0),
-    ("migration-asylum", 0.826, 0.826),
-    ("sanctions", 0.872, 0.872),
-    ("terrorism", 0.812, 0.928),
+    ("energy-security", 0.925, 0.735),
+    ("migration-asylum", 0.869, 0.769),
+    ("terrorism", 0.843, 0.870),
     // Fewer than 10 held-out positives: the corpus has few stories on these.
     ("north-korea-nuclear", 1.0, 1.0),
     ("territorial-disputes", 1.0, 0.75),
@@ -332,9 +331,12 @@ fn topic_labels() -> Vec<TopicLabel> {
         .collect()
 }
 
-/// Tags every article of `topic-labels.csv` once; counts per topic and split (0: tune,
-/// 1: held out).
-fn evaluate_topics(labels: &[TopicLabel]) -> Vec<(String, [Counts; 2])> {
+/// Per topic, counts for the tune (0) and held-out (1) halves.
+type TopicCounts = Vec<(String, [Counts; 2])>;
+
+/// Tags every article of `topic-labels.csv` once; counts per topic and split, and the topics
+/// each article was tagged with.
+fn evaluate_topics(labels: &[TopicLabel]) -> (TopicCounts, HashMap<String, Vec<String>>) {
     let corpus = newsflow_testkit::corpus_dir();
     let taxonomy = tag_common::taxonomy();
     let mut stage = TagStage::new(taxonomy.clone());
@@ -345,12 +347,12 @@ fn evaluate_topics(labels: &[TopicLabel]) -> Vec<(String, [Counts; 2])> {
         .iter()
         .map(|t| (t.clone(), [Counts::default(); 2]))
         .collect();
-    let mut tagged: std::collections::HashMap<&str, Vec<String>> = Default::default();
+    let mut tagged: HashMap<String, Vec<String>> = HashMap::new();
     let only = std::env::var("TAG_EVAL_TOPIC").ok();
     let mut mistakes: Vec<String> = Vec::new();
     for label in labels {
         let article = tag_common::corpus_article(&corpus, &label.path);
-        let ids = tagged.entry(&label.path).or_insert_with(|| {
+        let ids = tagged.entry(label.path.clone()).or_insert_with(|| {
             stage
                 .tag(&article)
                 .topics
@@ -382,29 +384,136 @@ fn evaluate_topics(labels: &[TopicLabel]) -> Vec<(String, [Counts; 2])> {
     println!("taxonomy {}", taxonomy.version());
     for (split, name) in ["tune", "holdout"].iter().enumerate() {
         println!("{name}:");
-        for (topic, c) in &counts {
-            let c = c[split];
-            println!(
-                "  {topic:<24} P {:.3}  R {:.3}  F1 {:.3}  (tp {} fp {} fn {} tn {}; {} positives)",
-                c.precision(),
-                c.recall(),
-                c.f1(),
-                c.tp,
-                c.fp,
-                c.fn_,
-                c.tn,
-                c.tp + c.fn_
+        print_counts(counts.iter().map(|(topic, c)| (topic, c[split])));
+    }
+    print_mistakes(&mistakes);
+    (counts, tagged)
+}
+
+fn print_counts<'a>(counts: impl Iterator<Item = (&'a String, Counts)>) {
+    for (topic, c) in counts {
+        println!(
+            "  {topic:<24} P {:.3}  R {:.3}  F1 {:.3}  (tp {} fp {} fn {} tn {}; {} positives)",
+            c.precision(),
+            c.recall(),
+            c.f1(),
+            c.tp,
+            c.fp,
+            c.fn_,
+            c.tn,
+            c.tp + c.fn_
+        );
+    }
+}
+
+/// One row of `topic-labels-audit.csv`: an article's label for a topic as first given, by a
+/// second blind reader, by a third where those two differ, and the majority kept.
+struct AuditRow {
+    path: String,
+    holdout: bool,
+    topic: String,
+    first: bool,
+    second: bool,
+    third: Option<bool>,
+    label: bool,
+}
+
+fn audit_rows() -> Vec<AuditRow> {
+    rows(
+        "topic-labels-audit.csv",
+        "path,split,topic,first,second,third,final",
+        7,
+    )
+    .into_iter()
+    .map(|cols| AuditRow {
+        path: cols[0].clone(),
+        holdout: holdout(&cols[1]),
+        topic: cols[2].clone(),
+        first: flag(&cols[3]),
+        second: flag(&cols[4]),
+        third: (!cols[5].is_empty()).then(|| flag(&cols[5])),
+        label: flag(&cols[6]),
+    })
+    .collect()
+}
+
+#[test]
+fn the_labels_are_the_blind_audits_majority() {
+    let labels = topic_labels();
+    let audit = audit_rows();
+    let key = |path: &str, holdout: bool, topic: &str| format!("{path} {holdout} {topic}");
+    let audited: HashMap<String, &AuditRow> = audit
+        .iter()
+        .map(|row| (key(&row.path, row.holdout, &row.topic), row))
+        .collect();
+    assert_eq!(audited.len(), audit.len(), "an audit row is listed twice");
+    for row in &audit {
+        let majority = match row.third {
+            None => {
+                assert_eq!(
+                    row.first, row.second,
+                    "{}: readers differ, no third",
+                    row.path
+                );
+                row.first
+            }
+            Some(third) => {
+                assert_ne!(
+                    row.first, row.second,
+                    "{}: a third reading of an agreement",
+                    row.path
+                );
+                third
+            }
+        };
+        assert_eq!(
+            row.label, majority,
+            "{} {}: not the majority",
+            row.path, row.topic
+        );
+    }
+    for label in &labels {
+        if let Some(row) = audited.get(&key(&label.path, label.holdout, &label.topic)) {
+            assert_eq!(
+                label.about, row.label,
+                "{} {}: topic-labels.csv differs from the audit",
+                label.path, label.topic
+            );
+        } else {
+            assert!(
+                !label.holdout,
+                "{} {}: a held-out row the audit did not read",
+                label.path, label.topic
             );
         }
     }
-    print_mistakes(&mistakes);
-    counts
 }
 
 #[test]
 fn every_topic_of_the_default_taxonomy_is_tagged_as_labelled() {
     let labels = topic_labels();
-    let counts = evaluate_topics(&labels);
+    let (counts, tagged) = evaluate_topics(&labels);
+    // The held-out half as first labelled, before the blind audit (for comparison only).
+    let first: HashMap<(String, String), bool> = audit_rows()
+        .into_iter()
+        .filter(|row| row.holdout)
+        .map(|row| ((row.path, row.topic), row.first))
+        .collect();
+    let mut before: Vec<(String, Counts)> = counts
+        .iter()
+        .map(|(t, _)| (t.clone(), Counts::default()))
+        .collect();
+    for label in labels.iter().filter(|l| l.holdout) {
+        let truth = first
+            .get(&(label.path.clone(), label.topic.clone()))
+            .copied()
+            .unwrap_or(label.about);
+        let predicted = tagged[&label.path].contains(&label.topic);
+        let entry = before.iter_mut().find(|(t, _)| *t == label.topic).unwrap();
+        entry.1.add(truth, predicted);
+    }
+    println!("holdout, as first labelled (before the blind audit):");
+    print_counts(before.iter().map(|(t, c)| (t, *c)));
     // Every topic with rules of its own is labelled here or in labels.csv.
     let taxonomy = tag_common::taxonomy();
     for id in taxonomy.topic_ids() {

@@ -409,8 +409,13 @@ mod tests {
 
     #[test]
     fn the_shipped_model_parses() {
+        // Trained on the audited tune half, it vetoes nothing and ships no topic (see
+        // `train_tagger`); whatever it holds must parse and name topics of the taxonomy.
         let model = Model::builtin().expect("the shipped model is valid");
-        assert!(!model.topics.is_empty());
+        let taxonomy = crate::Taxonomy::default();
+        for id in model.topic_ids() {
+            assert!(taxonomy.topic_ids().contains(&id), "{id}");
+        }
     }
 
     #[test]
@@ -462,18 +467,33 @@ mod tests {
         assert!(score(&model, 0, &scratch).terms.is_empty());
     }
 
-    #[test]
-    fn the_default_taxonomy_asks_the_model_and_explains_it() {
-        let taxonomy = crate::Taxonomy::default();
-        assert!(taxonomy.has_model());
-        let a = article(
+    /// A cyber-security model for the tests below: `min_probability` decides whether it lets
+    /// the story of [`hacked_bank`] through.
+    fn cyber_model(min_probability: f64) -> Model {
+        Model::from_tsv(&format!(
+            "topic\tcyber-security\t-1\t{min_probability}\nhackers\t1.5\nphishing\t1\nbank\t-0.5\n"
+        ))
+        .unwrap()
+    }
+
+    fn hacked_bank() -> NormalizedArticle {
+        article(
             "Hackers steal data from bank customers",
             &[
                 "Hackers stole the personal data of millions of customers, the bank said.",
                 "The hacking group sent phishing e-mails and malicious code to staff.",
                 "Security firms warned users to change their passwords.",
             ],
-        );
+        )
+    }
+
+    #[test]
+    fn a_taxonomy_with_a_model_asks_it_and_explains_it() {
+        let a = hacked_bank();
+        let taxonomy = crate::Taxonomy::default()
+            .without_model()
+            .with_model(cyber_model(0.5));
+        assert!(taxonomy.has_model());
         let mut stage = crate::TagStage::new(std::sync::Arc::new(taxonomy));
         let tags = stage.tag(&a);
         let cyber = tags
@@ -492,5 +512,21 @@ mod tests {
         }
         let explanation = super::super::explain(stage.taxonomy(), &a).to_string();
         assert!(explanation.contains("model: p "), "{explanation}");
+    }
+
+    #[test]
+    fn a_model_below_its_min_probability_vetoes_the_rules_tag_and_says_so() {
+        let a = hacked_bank();
+        let taxonomy = crate::Taxonomy::default()
+            .without_model()
+            .with_model(cyber_model(0.999));
+        let mut stage = crate::TagStage::new(std::sync::Arc::new(taxonomy));
+        let tags = stage.tag(&a);
+        assert!(
+            tags.topics.iter().all(|t| t.id != "cyber-security"),
+            "vetoed: {tags:?}"
+        );
+        let explanation = super::super::explain(stage.taxonomy(), &a).to_string();
+        assert!(explanation.contains("vetoed by the model"), "{explanation}");
     }
 }

@@ -296,6 +296,14 @@ impl Taxonomy {
         self
     }
 
+    /// The same rules with `model` as their second opinion (tests of the model's use, whatever
+    /// the shipped model holds).
+    #[cfg(test)]
+    pub(crate) fn with_model(mut self, model: Model) -> Self {
+        self.set_model(Some(Arc::new(model)));
+        self
+    }
+
     /// Whether a model can veto this taxonomy's topics (`model: builtin`).
     pub fn has_model(&self) -> bool {
         self.model.is_some()
