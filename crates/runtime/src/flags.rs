@@ -294,8 +294,9 @@ pub struct ServiceArgs {
     pub commit_interval: Duration,
 
     /// exactly-once: the broker aborts a transaction left open this long (e.g. by a crashed
-    /// instance whose transactional.id does not come back); a broker outage shorter than this
-    /// does not cost the open transaction. Also the producer's message timeout.
+    /// instance whose transactional.id does not come back); a transaction open across a broker
+    /// outage still commits if the broker is back within this long of its start. Also the
+    /// producer's message timeout.
     #[arg(long, env = "NEWSFLOW_TRANSACTION_TIMEOUT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub transaction_timeout: Duration,
 
