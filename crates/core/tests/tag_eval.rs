@@ -441,10 +441,9 @@ fn audit_rows() -> Vec<AuditRow> {
 fn the_labels_are_the_blind_audits_majority() {
     let labels = topic_labels();
     let audit = audit_rows();
-    let key = |path: &str, holdout: bool, topic: &str| format!("{path} {holdout} {topic}");
-    let audited: HashMap<String, &AuditRow> = audit
+    let audited: HashMap<(&str, bool, &str), &AuditRow> = audit
         .iter()
-        .map(|row| (key(&row.path, row.holdout, &row.topic), row))
+        .map(|row| ((row.path.as_str(), row.holdout, row.topic.as_str()), row))
         .collect();
     assert_eq!(audited.len(), audit.len(), "an audit row is listed twice");
     for row in &audit {
@@ -473,7 +472,8 @@ fn the_labels_are_the_blind_audits_majority() {
         );
     }
     for label in &labels {
-        if let Some(row) = audited.get(&key(&label.path, label.holdout, &label.topic)) {
+        if let Some(row) = audited.get(&(label.path.as_str(), label.holdout, label.topic.as_str()))
+        {
             assert_eq!(
                 label.about, row.label,
                 "{} {}: topic-labels.csv differs from the audit",

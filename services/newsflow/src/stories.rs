@@ -23,7 +23,12 @@ pub fn enriched_article(
     ctx: &StageContext,
 ) -> anyhow::Result<EnrichedArticle> {
     let mut chain = default_chain(DEFAULT_MAX_CONTENT_BYTES, Arc::clone(taxonomy))?;
-    let mut articles: Vec<EnrichedArticle> = through(input, &mut chain, ctx)?
+    only_article(input, through(input, &mut chain, ctx)?)
+}
+
+/// The one enriched article among `input`'s events.
+fn only_article(input: &str, events: Vec<Event>) -> anyhow::Result<EnrichedArticle> {
+    let mut articles: Vec<EnrichedArticle> = events
         .into_iter()
         .filter_map(|event| match event {
             Event::Enriched(article) => Some(article),
@@ -73,20 +78,23 @@ pub fn explain_pair(args: &StoriesExplainArgs) -> anyhow::Result<Explanation> {
         None => Taxonomy::default(),
     });
     let ctx = StageContext::at(Utc::now());
-    let a = enriched_article(&args.a, &taxonomy, &ctx)?;
-    let b = enriched_article(&args.b, &taxonomy, &ctx)?;
-    let why = explain_articles(&config, &a, &b, &ctx)?;
+    // A, then B, through one chain, as the run reads them. B's article is the one that chain
+    // makes unless the deduplicator holds B as a copy of A; then it is a fresh chain's.
     let mut run = default_chain(DEFAULT_MAX_CONTENT_BYTES, Arc::clone(&taxonomy))?;
-    through(&args.a, &mut run, &ctx)?;
-    let copy = through(&args.b, &mut run, &ctx)?
-        .into_iter()
-        .find_map(|event| match event {
-            Event::DuplicateNotice(notice) if notice.duplicate_of == a.article.id => Some(notice),
-            _ => None,
-        });
+    let a = only_article(&args.a, through(&args.a, &mut run, &ctx)?)?;
+    let b_in_run = through(&args.b, &mut run, &ctx)?;
+    let copy = b_in_run.iter().find_map(|event| match event {
+        Event::DuplicateNotice(notice) if notice.duplicate_of == a.article.id => {
+            Some(notice.clone())
+        }
+        _ => None,
+    });
     Ok(match copy {
-        Some(notice) => why.with_copy(&notice),
-        None => why,
+        Some(notice) => {
+            let b = enriched_article(&args.b, &taxonomy, &ctx)?;
+            explain_articles(&config, &a, &b, &ctx)?.with_copy(&notice)
+        }
+        None => explain_articles(&config, &a, &only_article(&args.b, b_in_run)?, &ctx)?,
     })
 }
 

@@ -487,14 +487,19 @@ mod tests {
         )
     }
 
+    /// The default rules with [`cyber_model`] as their second opinion.
+    fn stage_with_cyber_model(min_probability: f64) -> crate::TagStage {
+        let taxonomy = crate::Taxonomy::default()
+            .without_model()
+            .with_model(cyber_model(min_probability));
+        assert!(taxonomy.has_model());
+        crate::TagStage::new(std::sync::Arc::new(taxonomy))
+    }
+
     #[test]
     fn a_taxonomy_with_a_model_asks_it_and_explains_it() {
         let a = hacked_bank();
-        let taxonomy = crate::Taxonomy::default()
-            .without_model()
-            .with_model(cyber_model(0.5));
-        assert!(taxonomy.has_model());
-        let mut stage = crate::TagStage::new(std::sync::Arc::new(taxonomy));
+        let mut stage = stage_with_cyber_model(0.5);
         let tags = stage.tag(&a);
         let cyber = tags
             .topics
@@ -517,10 +522,7 @@ mod tests {
     #[test]
     fn a_model_below_its_min_probability_vetoes_the_rules_tag_and_says_so() {
         let a = hacked_bank();
-        let taxonomy = crate::Taxonomy::default()
-            .without_model()
-            .with_model(cyber_model(0.999));
-        let mut stage = crate::TagStage::new(std::sync::Arc::new(taxonomy));
+        let mut stage = stage_with_cyber_model(0.999);
         let tags = stage.tag(&a);
         assert!(
             tags.topics.iter().all(|t| t.id != "cyber-security"),
