@@ -11,7 +11,8 @@
 //! redone by the partitions' next owner.
 //!
 //! A transaction that must be aborted (e.g. the consumer group forgot this member while the
-//! broker was away, or a record timed out) is aborted and its batch redone in place: the
+//! broker was away, a record timed out, or records were still unacknowledged three quarters of
+//! the transaction timeout after it began) is aborted and its batch redone in place: the
 //! consumer is sent back to the batch's first offset of each partition, and the state records
 //! the batch had written go out again in the next transaction (the stage's in-memory state has
 //! already seen those inputs, so redoing them is a replay that repeats the verdicts but writes
@@ -27,10 +28,13 @@ mod producer;
 mod tests;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::FutureExt;
+use futures::future::Either;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::producer::future_producer::DeliveryFuture;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -55,6 +59,10 @@ pub(crate) struct Redo {
 
 /// Aborts in a row (with no commit in between) after which the runner stops.
 const MAX_ABORTS_IN_A_ROW: u32 = 5;
+
+/// The share of the transaction timeout within which a transaction's records must be
+/// acknowledged ([`Transaction::settle_deadline`]).
+const SETTLE_SHARE: f64 = 0.75;
 
 /// How much longer than its own timeout a transactional call of the Kafka client may take
 /// before the producer is taken for stuck.
@@ -198,8 +206,9 @@ impl<P: TransactionalProducer> Transaction<P> {
             return Ok(());
         }
         let started = Instant::now();
-        self.settle(open);
-        let result = self.try_commit(open, consumer);
+        let result = self
+            .settle(open)
+            .and_then(|()| self.try_commit(open, consumer));
         self.metrics
             .transaction_commit_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -272,14 +281,26 @@ impl<P: TransactionalProducer> Transaction<P> {
     /// in flight took ~100 ms, which made each stage's transactions that much slower. Once
     /// the deliveries are settled, that flush returns at once. A failed delivery is left to
     /// the commit, which fails on it, and the batch is aborted and redone.
-    fn settle(&self, open: &mut Open) {
+    ///
+    /// The wait ends at [`Transaction::settle_deadline`]: records still unacknowledged then
+    /// (seen once after a broker came back from an outage, until their message timeout) make
+    /// the transaction fail while an abort can still reach the coordinator. Waiting for their
+    /// own timeout, equal to the transaction timeout, let the coordinator roll the
+    /// transaction back first, which fences the producer and stops the runner.
+    fn settle(&self, open: &mut Open) -> Result<(), RunnerError> {
         let deliveries: Vec<DeliveryFuture> = open
             .produced
             .iter_mut()
             .filter_map(|produced| produced.ack.take())
             .collect();
-        // Each resolves within message.timeout.ms (the transaction timeout) at the latest.
-        futures::executor::block_on(futures::future::join_all(deliveries));
+        let outstanding = deliveries.len();
+        let deadline = self.settle_deadline(open.began.unwrap_or_else(Instant::now));
+        if !settled_by(deliveries, deadline) {
+            return Err(RunnerError::kafka(
+                "have the transaction's records acknowledged",
+                unacknowledged(outstanding, self.timeout.mul_f64(SETTLE_SHARE)),
+            ));
+        }
         // The polling thread resolves a delivery just before it releases the record: wait out
         // that instant, so the flush finds nothing outstanding (bounded, in case something
         // outside the transaction is queued).
@@ -287,6 +308,14 @@ impl<P: TransactionalProducer> Transaction<P> {
         while self.producer.in_flight() > 0 && Instant::now() < until {
             std::thread::sleep(Duration::from_micros(100));
         }
+        Ok(())
+    }
+
+    /// How long after a transaction began its records must be acknowledged: three quarters
+    /// of the transaction timeout, the last quarter left for the abort. The coordinator's
+    /// clock starts later (at the transaction's first record), never earlier.
+    fn settle_deadline(&self, began: Instant) -> Instant {
+        began + self.timeout.mul_f64(SETTLE_SHARE)
     }
 
     fn try_commit<C: Consumer<X>, X: ConsumerContext>(
@@ -339,6 +368,33 @@ impl<P: TransactionalProducer> Transaction<P> {
                 .observe(read_at.elapsed().as_secs_f64());
         }
         self.metrics.in_flight.sub(batch.inputs.len() as i64);
+    }
+}
+
+/// Waits (blocking) for every delivery until `deadline`; false when some are outstanding then.
+fn settled_by<F: Future + Unpin>(deliveries: Vec<F>, deadline: Instant) -> bool {
+    let mut all = futures::future::join_all(deliveries);
+    // Mostly they are settled already: no timer then.
+    if (&mut all).now_or_never().is_some() {
+        return true;
+    }
+    let timer = futures_timer::Delay::new(deadline.saturating_duration_since(Instant::now()));
+    matches!(
+        futures::executor::block_on(futures::future::select(all, timer)),
+        Either::Left(_)
+    )
+}
+
+fn unacknowledged(records: usize, within: Duration) -> KafkaFailure {
+    KafkaFailure {
+        code: None,
+        message: format!(
+            "some of its {records} records were not acknowledged within {} of its start; \
+             aborting before the coordinator times the transaction out",
+            humantime::format_duration(within)
+        ),
+        retriable: false,
+        fatal: false,
     }
 }
 

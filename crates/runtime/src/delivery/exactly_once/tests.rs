@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, ConsumerGroupMetadata};
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::TopicPartitionList;
 
 use super::*;
@@ -122,11 +123,15 @@ struct Subject {
 }
 
 fn subject() -> Subject {
+    subject_with_timeout(Duration::from_secs(10))
+}
+
+fn subject_with_timeout(transaction_timeout: Duration) -> Subject {
     let fake = Fake::default();
     let metrics = RunnerMetrics::new("t");
     let transaction = Arc::new(Transaction::new(
         fake.clone(),
-        Duration::from_secs(10),
+        transaction_timeout,
         Duration::from_secs(5),
         metrics.clone(),
     ));
@@ -268,6 +273,63 @@ fn a_failed_commit_is_aborted_and_its_batch_redone_with_its_state() {
     s.add(sent(0, 4, None));
     s.commit().unwrap();
     assert_eq!(s.outcome("committed"), 1, "the next transaction goes on");
+}
+
+/// A delivery that stays outstanding: a record sent by a producer with no broker to reach.
+fn outstanding_delivery() -> (FutureProducer, DeliveryFuture) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", "127.0.0.1:1")
+        .set("message.timeout.ms", "600000")
+        .create()
+        .unwrap();
+    let ack = producer
+        .send_result(FutureRecord::to("out").key("k").payload("v"))
+        .map_err(|(err, _)| err)
+        .unwrap();
+    (producer, ack)
+}
+
+#[test]
+fn deliveries_are_awaited_until_the_deadline_only() {
+    let past = Instant::now();
+    assert!(settled_by(Vec::<futures::future::Ready<()>>::new(), past));
+    assert!(settled_by(vec![futures::future::ready(())], past));
+    let deadline = Instant::now() + Duration::from_millis(300);
+    assert!(!settled_by(
+        vec![futures::future::pending::<()>()],
+        deadline
+    ));
+    let now = Instant::now();
+    assert!(now >= deadline, "returned before the deadline");
+    assert!(
+        now < deadline + Duration::from_secs(5),
+        "waited past the deadline"
+    );
+}
+
+#[test]
+fn records_unacknowledged_past_three_quarters_of_the_timeout_abort_the_batch_for_a_redo() {
+    // Once, after a broker outage, records stayed unacknowledged until their message timeout
+    // (the transaction timeout): the coordinator had rolled the transaction back by then,
+    // which fenced the producer, and the runner stopped. Now the wait ends while an abort
+    // can still reach the coordinator, and the batch is redone.
+    let mut s = subject_with_timeout(Duration::from_secs(2));
+    let (_producer, ack) = outstanding_delivery();
+    let mut stuck = sent(0, 7, Some("a"));
+    stuck.outputs[0].ack = Some(ack);
+    s.add(stuck);
+    let began = Instant::now();
+    s.commit().unwrap();
+    let waited = began.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_secs(2),
+        "waited {waited:?}, not until 1.5 s (three quarters of 2 s)"
+    );
+    assert_eq!(s.fake.calls(), ["begin", "abort"], "never committed");
+    assert_eq!((s.outcome("committed"), s.outcome("aborted")), (0, 1));
+    let redo = s.delivery.redo().unwrap().expect("a batch to redo");
+    assert_eq!(redo.rewind, [("in".to_owned(), 0, 7)]);
+    assert_eq!(redo.state.len(), 1, "its state is written again");
 }
 
 #[test]
