@@ -296,8 +296,8 @@ pub struct ServiceArgs {
     /// exactly-once: the broker aborts a transaction left open this long (e.g. by a crashed
     /// instance whose transactional.id does not come back); a transaction open across a broker
     /// outage still commits if the broker is back within this long of its start. Its records
-    /// must be acknowledged within three quarters of it, else it is aborted and redone while
-    /// the abort can still reach the broker. Also the producer's message timeout.
+    /// must be acknowledged within three quarters of it, else it is aborted (before the broker
+    /// would time it out) and redone. Also the producer's message timeout.
     #[arg(long, env = "NEWSFLOW_TRANSACTION_TIMEOUT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub transaction_timeout: Duration,
 
