@@ -152,7 +152,7 @@ to the main quay, the port authority said. Fishing boats returned to their moori
     let by_id: HashMap<String, Value> = enriched.iter().map(|m| (key(m), json(m))).collect();
     for article in by_id.values() {
         assert_valid("enriched.v1.schema.json", article);
-        assert_eq!(article["taxonomy_version"], "2026.12.3");
+        assert_eq!(article["taxonomy_version"], "2026.12.4");
     }
     let seed_topics = topic_ids(&by_id["seed"]);
     for id in ["ukraine-war", "china-russia-relations"] {
@@ -198,7 +198,7 @@ to the main quay, the port authority said. Fishing boats returned to their moori
 
     // 2. An editor adds a topic: it applies without a restart, and its topic is created.
     let edited = DEFAULT_TAXONOMY_YAML
-        .replace("version: \"2026.12.3\"", "version: \"2026.12.3-harbour\"")
+        .replace("version: \"2026.12.4\"", "version: \"2026.12.4-harbour\"")
         + HARBOUR_TOPIC;
     std::fs::write(&taxonomy, &edited).unwrap();
     wait_for_counter(
@@ -216,7 +216,7 @@ to the main quay, the port authority said. Fishing boats returned to their moori
         Duration::from_millis(500),
     );
     assert_eq!(copies.iter().map(key).collect::<Vec<_>>(), ["harbour-2"]);
-    assert_eq!(json(&copies[0])["taxonomy_version"], "2026.12.3-harbour");
+    assert_eq!(json(&copies[0])["taxonomy_version"], "2026.12.4-harbour");
 
     // 3. A bad edit is rejected with a metric; the previous taxonomy stays in force.
     std::fs::write(
@@ -242,7 +242,7 @@ to the main quay, the port authority said. Fishing boats returned to their moori
         .iter()
         .find(|m| key(m) == "harbour-3")
         .expect("harbour-3 is still tagged");
-    assert_eq!(json(last)["taxonomy_version"], "2026.12.3-harbour");
+    assert_eq!(json(last)["taxonomy_version"], "2026.12.4-harbour");
 
     service.signal("TERM");
     assert_eq!(service.wait(Duration::from_secs(40)), Some(0));
