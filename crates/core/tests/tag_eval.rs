@@ -298,11 +298,12 @@ const MIN_POSITIVES: u32 = 10;
 /// Topics that miss the held-out targets, with the precision and recall they reach now (a
 /// floor: the taxonomy must not get worse on them). Topics with fewer than [`MIN_POSITIVES`]
 /// held-out positives are listed here too, so that their figures are kept. Measured with
-/// taxonomy 2026.12.2 (2026.12.3 and .4 leave them as they were) on the labels after the
-/// blind audit (`topic-labels-audit.csv`; the test also prints the held-out figures on the
-/// labels as first given), articles read through the normalizer; retrained on the audited
-/// tune half, the learned model vetoes nothing and ships empty. The other topics meet the
-/// targets.
+/// taxonomy 2026.12.2 (2026.12.3 leaves them as they were; 2026.12.4 lifts energy-security's
+/// recall to 0.794 with a change found by reading held-out misses, so the blind figure stays
+/// the floor) on the labels after the blind audit (`topic-labels-audit.csv`; the test also
+/// prints the held-out figures on the labels as first given), articles read through the
+/// normalizer; retrained on the audited tune half, the learned model vetoes nothing and ships
+/// empty. The other topics meet the targets.
 const BELOW_TARGET: &[(&str, f64, f64)] = &[
     ("energy-security", 0.925, 0.735),
     ("migration-asylum", 0.869, 0.769),
